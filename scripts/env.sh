@@ -1,0 +1,46 @@
+# Source me: the environment supervisord.conf and the programs read, with safe defaults.
+# Anything already set in the environment wins. Secrets are generated on first use into
+# var/secrets.env (mode 600, git-ignored); there is no default password anywhere.
+# shellcheck shell=bash
+
+ROUTE_CHECK_HOME="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+SECRETS_FILE="${SECRETS_FILE:-$ROUTE_CHECK_HOME/var/secrets.env}"
+
+if [ ! -f "$SECRETS_FILE" ]; then
+  mkdir -p "$(dirname "$SECRETS_FILE")"
+  (
+    umask 077
+    gen() { python3 -c 'import secrets; print(secrets.token_urlsafe(18))'; }
+    {
+      echo "# Generated on $(date -u +%FT%TZ) by scripts/env.sh. Keep private; delete to regenerate."
+      echo "SUPERVISOR_PASSWORD=$(gen)"
+      echo "FLOWER_PASSWORD=$(gen)"
+      echo "FLEET_ADMIN_PASSWORD=$(gen)"
+    } > "$SECRETS_FILE"
+  )
+  echo "route_check: generated passwords in $SECRETS_FILE (user 'admin')" >&2
+fi
+
+while IFS='=' read -r key value; do
+  case "$key" in ''|'#'*) continue ;; esac
+  [ -n "${!key:-}" ] || export "$key=$value"
+done < "$SECRETS_FILE"
+
+export_default() { [ -n "${!1:-}" ] || export "$1=$2"; }
+export_default BROKER_URL 'amqp://guest:guest@127.0.0.1:5672//'
+export_default RESULT_BACKEND 'redis://127.0.0.1:6379/0'
+export_default VENV_BIN "$ROUTE_CHECK_HOME/.venv/bin"
+export_default WEB_HOST 127.0.0.1
+export_default WEB_PORT 8889
+export_default WEB_PROCESSES "$(nproc)"
+export_default ADD_CONCURRENCY "$(nproc)"
+export_default CHECK_CONCURRENCY 100
+export_default SUPERVISOR_USER admin
+export_default SUPERVISOR_HOST 127.0.0.1
+export_default SUPERVISOR_PORT 2345
+export_default FLOWER_USER admin
+export_default FLOWER_HOST 127.0.0.1
+export_default FLOWER_PORT 5555
+export_default RABBITMQ_API 'http://guest:guest@127.0.0.1:15672/api/'
+export_default CHECK_ALLOW ''
+unset -f export_default

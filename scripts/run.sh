@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# `make run`: start RabbitMQ/Redis if needed, then supervisord (foreground) with every program.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/services.sh
+# shellcheck source=scripts/env.sh
+source scripts/env.sh
+"$VENV_BIN/python" scripts/wait_services.py
+mkdir -p var/log var/run
+echo "route_check: web http://$WEB_HOST:$WEB_PORT  flower http://$FLOWER_HOST:$FLOWER_PORT" \
+     "supervisor http://$SUPERVISOR_HOST:$SUPERVISOR_PORT  (user admin, passwords in $SECRETS_FILE)"
+echo "route_check: supervisorctl: .venv/bin/supervisorctl -c supervisord.conf status"
+exec "$VENV_BIN/supervisord" -n -c supervisord.conf

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Make sure RabbitMQ and Redis are installed (Debian/Ubuntu packages) and running on this machine.
+# Idempotent: installs only what is missing, starts only what is not answering.
+set -euo pipefail
+
+sudo_() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+missing=()
+command -v rabbitmq-server >/dev/null 2>&1 || missing+=(rabbitmq-server)
+command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "services: installing ${missing[*]}"
+  sudo_ apt-get update -qq
+  sudo_ env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+systemd_running() { [ -d /run/systemd/system ]; }
+
+if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+  echo "services: starting redis-server"
+  if systemd_running; then sudo_ systemctl start redis-server
+  else sudo_ redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no \
+         --dir /tmp --logfile /tmp/redis-route-check.log
+  fi
+fi
+
+if ! sudo_ rabbitmq-diagnostics -q check_running >/dev/null 2>&1; then
+  echo "services: starting rabbitmq-server"
+  if systemd_running; then sudo_ systemctl start rabbitmq-server
+  else sudo_ rabbitmq-server -detached
+  fi
+fi
+
+# Flower's broker page reads queue lengths from the management API (localhost:15672 only).
+if ! sudo_ rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_management; then
+  sudo_ rabbitmq-plugins enable --quiet rabbitmq_management >/dev/null 2>&1 \
+    || sudo_ rabbitmq-plugins enable --offline --quiet rabbitmq_management >/dev/null
+fi

@@ -1,0 +1,90 @@
+"""Task messages built by Celery's own code, ready for any AMQP client.
+
+Celery's ``app.amqp.send_task_message`` decides the exchange, routing key, delivery mode,
+headers, the entities to declare and the "task-sent" event; kombu's ``Producer.publish`` then
+serializes the body and fills the properties. We let both run against a producer that records
+the final publish call instead of writing to a socket, so what aio-pika sends is byte for byte
+what Celery would have sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from celery import Celery
+from kombu import Exchange, Producer, Queue
+
+
+@dataclass(frozen=True)
+class Publication:
+    """One AMQP publish: where to, the encoded body, and its properties."""
+
+    exchange: str
+    routing_key: str
+    body: bytes
+    headers: dict[str, Any]
+    properties: dict[str, Any]  # content_type, content_encoding, delivery_mode, correlation_id...
+    declare: tuple[Exchange | Queue, ...] = ()
+    retry_policy: dict[str, Any] | None = field(default=None)  # None: do not retry
+
+
+class _RecordingProducer(Producer):
+    """A kombu Producer without a channel that keeps what it would have published."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.publications: list[Publication] = []
+        self._retry_policy: dict[str, Any] | None = None
+
+    def publish(self, body: Any, retry: bool = False, retry_policy: dict | None = None,
+                **kwargs: Any) -> None:
+        # kombu's own retry needs a blocking connection; the publisher retries instead.
+        self._retry_policy = dict(retry_policy or {}) if retry else None
+        super().publish(body, retry=False, **kwargs)
+
+    def _publish(self, body: bytes, priority: int | None, content_type: str, content_encoding: str,
+                 headers: dict, properties: dict, routing_key: str, mandatory: bool, immediate: bool,
+                 exchange: str, declare: list, *args: Any, **kwargs: Any) -> None:
+        properties = dict(properties, content_type=content_type, content_encoding=content_encoding)
+        if priority:
+            properties['priority'] = priority
+        self.publications.append(Publication(
+            exchange=exchange or '',
+            routing_key=routing_key or '',
+            body=body if isinstance(body, bytes) else body.encode(content_encoding or 'utf-8'),
+            headers=headers,
+            properties=properties,
+            declare=tuple(declare),
+            retry_policy=self._retry_policy,
+        ))
+
+
+def build_task_messages(app: Celery, name: str, args: list | tuple = (), kwargs: dict | None = None,
+                        task_id: str | None = None) -> tuple[str, Publication, list[Publication]]:
+    """The task's message and its events (the "task-sent" event when enabled), as Celery makes them.
+
+    Mirrors the steps of ``Celery.send_task``: the task's own options, the router, then
+    ``as_task_v2`` and ``send_task_message``.
+    """
+    task_id = task_id or str(uuid.uuid4())
+    task = app.tasks.get(name)
+    exec_options = task._get_exec_options() if task else {}
+    options: dict[str, Any] = {k: v for k, v in exec_options.items() if v is not None}
+    ignore_result = bool(task and task.ignore_result)
+    time_limit = options.pop('time_limit', None)
+    soft_time_limit = options.pop('soft_time_limit', None)
+    options = app.amqp.router.route(options, name, args, kwargs, task)
+    message = app.amqp.as_task_v2(
+        task_id, name, args, kwargs,
+        reply_to=app.thread_oid,
+        time_limit=time_limit, soft_time_limit=soft_time_limit,
+        create_sent_event=app.conf.task_send_sent_event,
+        ignore_result=ignore_result,
+        **options,
+    )
+    recorder = _RecordingProducer()
+    app.amqp.send_task_message(recorder, name, message, **options)
+    task_message, *events = recorder.publications
+    return task_id, task_message, events

@@ -1,0 +1,93 @@
+"""The non-blocking producer: send a task over aio-pika, await its result over redis.asyncio."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from celery import Celery, Task
+
+from .errors import BrokerUnavailable, ResultBackendUnavailable
+from .messages import build_task_messages
+from .publisher import Publisher
+from .results import Meta, ResultWaiter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TaskResult:
+    task_id: str
+    status: str
+    result: Any
+    traceback: str | None = None
+
+    @classmethod
+    def from_meta(cls, task_id: str, meta: Meta | None) -> TaskResult:
+        if meta is None:  # Celery's convention: an unknown task is PENDING
+            return cls(task_id, 'PENDING', None)
+        return cls(task_id, meta['status'], meta.get('result'), meta.get('traceback'))
+
+
+class NonBlockingProducer:
+    """Everything the gateway needs from Celery, as coroutines.
+
+    ``publish_timeout`` bounds a send, retries included, so a dead broker turns into
+    BrokerUnavailable quickly instead of a hung request.
+    """
+
+    def __init__(self, celery_app: Celery, *, broker_url: str | None = None,
+                 result_url: str | None = None, publish_timeout: float = 5.0):
+        self.app = celery_app
+        backend = celery_app.backend  # Celery's own key naming and payload decoding
+        self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout)
+        self.results = ResultWaiter(result_url or celery_app.conf.result_backend,
+                                    backend.get_key_for_task, backend.decode)
+
+    async def send(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
+                   task_id: str | None = None) -> str:
+        """Publish the task; return its id once the broker has confirmed it."""
+        name = task if isinstance(task, str) else task.name
+        task_id, message, events = build_task_messages(self.app, name, args, kwargs, task_id)
+        await self.publisher.publish(message)
+        for event in events:
+            try:
+                await self.publisher.publish(event, confirm=False)
+            except BrokerUnavailable as exc:  # the task is safe; only a line in Flower is lost
+                log.warning('task-sent event for %s dropped: %s', task_id, exc)
+        return task_id
+
+    async def apply_async(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
+                          timeout: float = 10.0, task_id: str | None = None) -> TaskResult:
+        """Send the task and wait up to ``timeout`` seconds for its result.
+
+        Raises BrokerUnavailable (not sent), ResultTimeout (sent, not ready yet) or
+        ResultBackendUnavailable (sent, with its ``task_id``: the result will be stored when
+        Redis is back, so the caller can hand out the id instead of refusing the work).
+        """
+        task_id = task_id or str(uuid.uuid4())
+        try:
+            async with self.results.watch(task_id) as watch:
+                await self.send(task, args, kwargs, task_id)
+                return TaskResult.from_meta(task_id, await watch.result(timeout))
+        except ResultBackendUnavailable as exc:
+            if exc.task_id is None:  # the subscription failed, so nothing was sent yet
+                await self.send(task, args, kwargs, task_id)
+            raise ResultBackendUnavailable(str(exc), task_id) from exc
+
+    async def result(self, task_id: str) -> TaskResult:
+        """What the result backend knows of the task now."""
+        return TaskResult.from_meta(task_id, await self.results.fetch(task_id))
+
+    async def health(self) -> dict[str, bool]:
+        try:
+            await self.publisher.connect()
+        except BrokerUnavailable:
+            pass
+        return {'broker': self.publisher.connected, 'result_backend': await self.results.ping()}
+
+    async def close(self) -> None:
+        await self.results.close()
+        await self.publisher.close()

@@ -1,0 +1,242 @@
+"""The Tornado 6 gateway: HTTP in, Celery tasks out, results back, without blocking the loop.
+
+    python web.py            # WEB_HOST (127.0.0.1), WEB_PORT (8889), WEB_WAIT (10 s)
+
+Several processes can serve one port (SO_REUSEPORT); supervisord starts one per core.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import tornado.web
+from tornado.httpserver import HTTPServer
+
+import add_task
+import check_worker
+import route_policy
+import tcelery
+from main import app
+
+log = logging.getLogger('web')
+
+tcelery.setup_nonblocking_producer(celery_app=app)
+
+MAX_INT = 2**63 - 1  # what a worker in any language can add
+MAX_URI = 8 * 1024
+MAX_HEADERS = 16 * 1024
+TRUE, FALSE = {'1', 'true', 'yes', 'on'}, {'0', 'false', 'no', 'off', ''}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = '127.0.0.1'
+    port: int = 8889
+    wait: float = 10.0  # seconds a request waits for its result before answering 202
+    resolve_timeout: float = 3.0
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            host=os.environ.get('WEB_HOST', cls.host),
+            port=int(os.environ.get('WEB_PORT', cls.port)),
+            wait=float(os.environ.get('WEB_WAIT', cls.wait)),
+        )
+
+
+class ApiError(tornado.web.HTTPError):
+    """An error whose message is meant for the client."""
+
+    def __init__(self, status: int, message: str, **extra: Any):
+        super().__init__(status, reason=None)
+        self.message = message
+        self.extra = extra
+
+
+class ApiHandler(tornado.web.RequestHandler):
+    """JSON in every answer, errors included; never a traceback."""
+
+    def prepare(self) -> None:
+        if len(self.request.uri or '') > MAX_URI:
+            raise ApiError(414, f'request URI longer than {MAX_URI} bytes')
+        if sum(len(k) + len(v) for k, v in self.request.headers.get_all()) > MAX_HEADERS:
+            raise ApiError(431, f'request headers larger than {MAX_HEADERS} bytes')
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get('exc_info', (None, None, None))[1]
+        if isinstance(exc, ApiError):
+            self.finish({'error': exc.message, **exc.extra})
+        else:  # tornado's own 4xx (e.g. 405) or an unexpected 500: the reason phrase only
+            self.finish({'error': self._reason})
+
+    @property
+    def settings_(self) -> Settings:
+        return self.application.settings['route_check']
+
+    def int_argument(self, name: str) -> int:
+        raw = self.get_argument(name, '0').strip()  # missing means 0, as in the seed
+        try:
+            value = int(raw)
+        except ValueError:
+            raise ApiError(400, f'{name} must be an integer, got {raw[:50]!r}') from None
+        if abs(value) > MAX_INT:
+            raise ApiError(400, f'{name} must be between {-MAX_INT} and {MAX_INT}')
+        return value
+
+    def bool_argument(self, name: str) -> bool:
+        raw = self.get_argument(name, '').strip().lower()
+        if raw not in TRUE | FALSE:
+            raise ApiError(400, f'{name} must be 1 or 0, got {raw[:20]!r}')
+        return raw in TRUE
+
+    def float_argument(self, name: str, default: float, low: float, high: float) -> float:
+        raw = self.get_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ApiError(400, f'{name} must be a number, got {raw[:20]!r}') from None
+        if not low <= value <= high:
+            raise ApiError(400, f'{name} must be between {low:g} and {high:g}')
+        return value
+
+    async def run_task(self, task: Any, args: list) -> tcelery.TaskResult | None:
+        """Run the task and return its result; or answer 202/503 and return None."""
+        try:
+            result = await tcelery.apply_async(task, args=args, timeout=self.settings_.wait)
+        except tcelery.BrokerUnavailable as exc:
+            log.warning('broker unavailable: %s', exc)
+            raise ApiError(503, 'the task queue is unavailable; nothing was sent, retry later') from None
+        except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
+            self.accepted(exc.task_id)
+            return None
+        if result.status != 'SUCCESS':
+            raise ApiError(502, f'task {result.status.lower()}', task_id=result.task_id,
+                           detail=result.result)
+        return result
+
+    def accepted(self, task_id: str) -> None:
+        location = self.reverse_url('result', task_id)
+        self.set_status(202)
+        self.set_header('Location', location)
+        self.finish({'task_id': task_id, 'status': 'PENDING', 'location': location})
+
+    async def vet(self, host: str, port: int) -> None:
+        """Refuse a target before any task is sent; the worker checks again when it connects."""
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self.settings_.resolve_timeout)
+        except (OSError, TimeoutError, UnicodeError):
+            raise ApiError(400, f'{host} does not resolve') from None
+        try:
+            check_worker.policy.choose(host, route_policy.addresses_of(infos))
+        except route_policy.TargetRefused as exc:
+            raise ApiError(403, f'target refused: {exc}') from None
+
+
+class AddHandler(ApiHandler):
+    async def get(self) -> None:
+        x, y = self.int_argument('x'), self.int_argument('y')
+        result = await self.run_task(add_task.add, [x, y])
+        if result is not None:
+            self.finish({'results': result.result})
+
+
+class CheckHandler(ApiHandler):
+    """``?url=`` for an HTTP(S) check, ``?host=&port=`` for a TCP connect check."""
+
+    async def get(self) -> None:
+        url, host = self.get_argument('url', None), self.get_argument('host', None)
+        ignore_result = self.bool_argument('ignore_result')
+        timeout = self.float_argument('timeout', check_worker.DEFAULT_TIMEOUT, 0.1, check_worker.MAX_TIMEOUT)
+        if (url is None) == (host is None):
+            raise ApiError(400, 'give either url, or host and port')
+        try:
+            if url is not None:
+                target = route_policy.parse_url(url)
+                task = check_worker.check_ignore_result if ignore_result else check_worker.check
+                args = [target.url, self.bool_argument('follow_redirects'), timeout]
+                host, port = target.host, target.port
+            else:
+                if ignore_result:
+                    raise ApiError(400, 'ignore_result applies to url checks only')
+                host = route_policy.validate_host(host)
+                port = route_policy.validate_port(self.get_argument('port', ''))
+                task, args = check_worker.common_check, [host, port, timeout]
+        except route_policy.TargetRefused as exc:
+            raise ApiError(400, str(exc)) from None
+        await self.vet(host, port)
+        if ignore_result:
+            await self.send_only(task, args)
+            return
+        result = await self.run_task(task, args)
+        if result is not None:
+            self.finish({'task_id': result.task_id, **result.result})
+
+    async def send_only(self, task: Any, args: list) -> None:
+        try:
+            task_id = await tcelery.send(task, args=args)
+        except tcelery.BrokerUnavailable:
+            raise ApiError(503, 'the task queue is unavailable; nothing was sent, retry later') from None
+        self.accepted(task_id)
+
+
+class ResultHandler(ApiHandler):
+    async def get(self, task_id: str) -> None:
+        try:
+            result = await tcelery.get_producer().result(task_id)
+        except tcelery.ResultBackendUnavailable:
+            raise ApiError(503, 'the result store is unavailable, retry later') from None
+        self.finish({'task_id': task_id, 'status': result.status, 'result': result.result})
+
+
+class HealthHandler(ApiHandler):
+    async def get(self) -> None:
+        health = await tcelery.get_producer().health()
+        self.set_status(200 if all(health.values()) else 503)
+        self.finish(health)
+
+
+class NotFoundHandler(ApiHandler):
+    def prepare(self) -> None:
+        raise ApiError(404, f'no such endpoint: {self.request.path[:100]}')
+
+
+urls = [
+    (r'/add', AddHandler),
+    (r'/check', CheckHandler),
+    tornado.web.url(r'/result/([0-9a-fA-F-]{36})', ResultHandler, name='result'),
+    (r'/healthz', HealthHandler),
+]
+
+
+def make_app(settings: Settings) -> tornado.web.Application:
+    return tornado.web.Application(urls, default_handler_class=NotFoundHandler, route_check=settings)
+
+
+async def serve(settings: Settings) -> None:
+    server = HTTPServer(make_app(settings), max_header_size=64 * 1024, idle_connection_timeout=60)
+    server.listen(settings.port, address=settings.host, reuse_port=True)
+    log.info('listening on http://%s:%d (pid %d)', settings.host, settings.port, os.getpid())
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    # Stop taking connections, let requests in flight finish, then close the broker connection.
+    server.stop()
+    await asyncio.wait_for(server.close_all_connections(), settings.wait + 5)
+    await tcelery.get_producer().close()
+
+
+if __name__ == '__main__':
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    asyncio.run(serve(Settings.from_env()))
