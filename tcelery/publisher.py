@@ -37,6 +37,9 @@ def _amqp_value(value: Any) -> Any:
 def _message(publication: Publication) -> aio_pika.Message:
     properties = dict(publication.properties)
     expiration = properties.pop('expiration', None)  # kombu gives milliseconds as text
+    # aiormq needs a message_id to match a returned (unroutable) message to its publish, and
+    # makes up a random one if there is none; the task id is a more useful one.
+    properties.setdefault('message_id', properties.get('correlation_id'))
     return aio_pika.Message(
         publication.body,
         headers=_amqp_value(publication.headers),

@@ -1,0 +1,84 @@
+"""Session fixtures: a private vhost, real workers, a real web process and a local upstream."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import REDIS_TEST_URL, Proc, Vhost, base_env, start_web, start_worker
+from tests.upstream import Upstream
+
+
+@pytest.fixture(scope='session')
+def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp('logs')
+
+
+_vhost: Vhost | None = None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Point this process at a private vhost before anything imports ``main``, so the in-process
+    Celery app (tests calling ``add.apply_async``) never talks to another run's workers."""
+    global _vhost
+    _vhost = Vhost()
+    os.environ.update(BROKER_URL=_vhost.url, RESULT_BACKEND=REDIS_TEST_URL)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _vhost is not None:
+        _vhost.delete()
+
+
+@pytest.fixture(scope='session')
+def vhost() -> Vhost:
+    assert _vhost is not None
+    return _vhost
+
+
+@pytest.fixture(scope='session')
+def env(vhost: Vhost) -> dict[str, str]:
+    return base_env(BROKER_URL=vhost.url)
+
+
+@pytest.fixture(scope='session')
+def workers(env: dict[str, str], log_dir: Path) -> Iterator[dict[str, Proc]]:
+    procs = {'add': start_worker('add', env, log_dir), 'check': start_worker('check', env, log_dir)}
+    yield procs
+    for proc in procs.values():
+        proc.stop()
+
+
+@pytest.fixture(scope='session')
+def upstream() -> Iterator[Upstream]:
+    server = Upstream()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope='session')
+def web(env: dict[str, str], log_dir: Path, workers: dict[str, Proc]) -> Iterator[str]:
+    """Base URL of a gateway with workers behind it."""
+    proc, url = start_web(dict(env, WEB_WAIT='3'), log_dir)
+    yield url
+    proc.stop()
+
+
+@pytest.fixture(scope='session')
+def idle_vhost() -> Iterator[Vhost]:
+    vhost = Vhost('route_check_idle')
+    yield vhost
+    vhost.delete()
+
+
+@pytest.fixture(scope='session')
+def idle_web(idle_vhost: Vhost, log_dir: Path) -> Iterator[str]:
+    """A gateway with no workers and the default (strict) target policy: what it sends stays
+    in the queues, so tests can count it."""
+    proc, url = start_web(base_env(BROKER_URL=idle_vhost.url, CHECK_ALLOW='', WEB_WAIT='0.3'),
+                          log_dir, name='idle-web')
+    yield url
+    proc.stop()

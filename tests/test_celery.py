@@ -1,0 +1,74 @@
+"""Celery-level behaviour: the seed's client script, and the gateway's messages being Celery's."""
+
+from __future__ import annotations
+
+import json
+
+import requests
+from celery.result import AsyncResult
+from kombu import Connection
+
+from tests.support import Vhost, wait_for
+
+
+def test_seed_client_script(workers: dict) -> None:
+    """The seed's script, as written: apply_async, ready(), get(), ready(), then a local call."""
+    import add_task
+
+    result = add_task.add.apply_async((1, 2))
+    assert isinstance(result, AsyncResult)
+    assert result.ready() is False
+    assert result.get(timeout=20) == 3
+    assert result.ready() is True
+    assert add_task.add(1, 2) == 3  # runs here, no Celery involved
+
+
+def _take(vhost: Vhost, queue: str):
+    with Connection(vhost.url) as conn:
+        return wait_for(lambda: conn.default_channel.basic_get(queue, no_ack=True), 10,
+                        message=f'a message in {queue}')
+
+
+def _purge(vhost: Vhost, queue: str) -> None:
+    with Connection(vhost.url) as conn:
+        conn.default_channel.queue_purge(queue)
+
+
+def test_gateway_sends_what_celery_sends(idle_web: str, idle_vhost: Vhost) -> None:
+    """The same task sent by Celery's own apply_async and by the gateway: the same message."""
+    import add_task
+
+    requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, timeout=10)  # declares the queue
+    _purge(idle_vhost, 'add_queue')
+    with Connection(idle_vhost.url) as conn:
+        add_task.add.apply_async(args=[1, 2], connection=conn)  # as web.py calls it
+    celerys = _take(idle_vhost, 'add_queue')
+    assert requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, timeout=10).status_code == 202
+    ours = _take(idle_vhost, 'add_queue')
+
+    # Per-message values; message_id is aiormq's addition (see tcelery/publisher.py).
+    volatile = {'id', 'root_id', 'origin', 'correlation_id', 'reply_to', 'message_id'}
+    def comparable(message) -> dict:
+        props = {k: v for k, v in message.properties.items() if k not in volatile | {'application_headers'}}
+        headers = {k: v for k, v in message.headers.items() if k not in volatile}
+        routing = {k: message.delivery_info[k] for k in ('exchange', 'routing_key')}
+        return {'properties': props, 'headers': headers, 'body': message.body, 'routing': routing}
+
+    assert comparable(ours) == comparable(celerys)
+    assert ours.properties['delivery_mode'] == 2
+    assert ours.properties['correlation_id'] == ours.properties['message_id'] == ours.headers['id']
+
+
+def test_gateway_publishes_the_task_sent_event(idle_web: str, idle_vhost: Vhost) -> None:
+    """Flower's "sent" state and routing come from this event."""
+    with Connection(idle_vhost.url) as conn:
+        channel = conn.default_channel
+        channel.exchange_declare('celeryev', 'topic', durable=True, auto_delete=False)
+        queue, _, _ = channel.queue_declare('', exclusive=True)
+        channel.queue_bind(queue, 'celeryev', 'task.sent')
+        response = requests.get(f'{idle_web}/check', params={'url': 'http://8.8.8.8/'}, timeout=10)
+        message = wait_for(lambda: channel.basic_get(queue, no_ack=True), 10, message='a task-sent event')
+    event = json.loads(message.body)
+    assert event['type'] == 'task-sent' and event['uuid'] == response.json()['task_id']
+    assert event['name'] == 'check_worker.check'
+    assert (event['queue'], event['routing_key']) == ('route_check', 'route_check')

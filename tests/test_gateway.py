@@ -1,0 +1,197 @@
+"""The web gateway over real HTTP, RabbitMQ, Redis and Celery workers."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.support import Vhost, base_env, free_port, start_web, wait_for
+from tests.upstream import Upstream
+
+QUEUES = ('add_queue', 'default', 'route_check', 'common_check', 'route_check_ignore_result')
+
+
+def get(address: str, /, *, wait: float = 15, **params: object) -> requests.Response:
+    return requests.get(address, params=params, timeout=wait)
+
+
+def test_add_round_trip(web: str) -> None:
+    response = get(f'{web}/add', x=1, y=2)
+    assert response.status_code == 200
+    assert response.json() == {'results': 3}
+
+
+def test_add_missing_arguments_default_to_zero(web: str) -> None:
+    assert get(f'{web}/add', x=-5).json() == {'results': -5}
+    assert get(f'{web}/add').json() == {'results': 0}
+
+
+def test_check_url(web: str, upstream: Upstream) -> None:
+    body = get(f'{web}/check', url=f'{upstream.url}/ok?size=100').json()
+    assert body['ok'] is True and body['status'] == 200 and body['bytes'] == 100
+    assert body['latency_ms'] > 0 and body['error'] is None and body['task_id']
+
+
+def test_check_url_failures_are_results_not_errors(web: str, upstream: Upstream) -> None:
+    closed = free_port()
+    refused = get(f'{web}/check', url=f'http://127.0.0.1:{closed}/')
+    assert refused.status_code == 200
+    assert refused.json()['ok'] is False and refused.json()['error'] == 'connection refused'
+    failing = get(f'{web}/check', url=f'{upstream.url}/ok?status=503').json()
+    assert failing['ok'] is False and failing['status'] == 503
+    timed_out = get(f'{web}/check', url=f'{upstream.url}/slow?ms=2000', timeout=0.3).json()
+    assert timed_out['ok'] is False and timed_out['error'] == 'timed out'
+
+
+def test_redirects_followed_only_when_asked(web: str, upstream: Upstream) -> None:
+    target = f'{upstream.url}/redirect?to=/ok'
+    assert get(f'{web}/check', url=target).json()['status'] == 302
+    followed = get(f'{web}/check', url=target, follow_redirects=1).json()
+    assert followed['status'] == 200 and followed['url'] == f'{upstream.url}/ok'
+
+
+def test_common_check(web: str, upstream: Upstream) -> None:
+    port = upstream.server.server_port
+    body = get(f'{web}/check', host='127.0.0.1', port=port).json()
+    assert body['ok'] is True and body['latency_ms'] >= 0
+    body = get(f'{web}/check', host='127.0.0.1', port=free_port()).json()
+    assert body == {**body, 'ok': False, 'error': 'connection refused'}
+
+
+def test_ignore_result_returns_202_and_the_check_runs(web: str, upstream: Upstream) -> None:
+    before = upstream.count('/fire')
+    response = get(f'{web}/check', url=f'{upstream.url}/fire', ignore_result=1)
+    assert response.status_code == 202
+    task_id = response.json()['task_id']
+    assert response.headers['Location'] == f'/result/{task_id}'
+    wait_for(lambda: upstream.count('/fire') == before + 1, 10, message='the fire-and-forget check ran')
+
+
+def test_slow_task_answers_202_then_result_polling(web: str, upstream: Upstream) -> None:
+    response = get(f'{web}/check', url=f'{upstream.url}/slow?ms=4000', wait=10)
+    assert response.status_code == 202  # the gateway waits WEB_WAIT=3 s
+    location = response.headers['Location']
+    assert get(f'{web}{location}').json()['status'] in {'PENDING', 'STARTED'}
+    done = wait_for(lambda: (body := get(f'{web}{location}').json())['status'] == 'SUCCESS' and body,
+                    15, 0.2, 'the slow check finished')
+    assert done['result']['ok'] is True and done['result']['status'] == 200
+
+
+def test_unknown_task_id_is_pending(web: str) -> None:
+    body = get(f'{web}/result/00000000-0000-0000-0000-000000000000').json()
+    assert body['status'] == 'PENDING' and body['result'] is None
+
+
+def test_healthz(web: str) -> None:
+    response = get(f'{web}/healthz')
+    assert response.status_code == 200
+    assert response.json() == {'broker': True, 'result_backend': True}
+
+
+BAD_REQUESTS = [
+    ('/add', {'x': 'abc'}, 400, 'x must be an integer'),
+    ('/add', {'x': '1.5'}, 400, 'x must be an integer'),
+    ('/add', {'y': '9' * 30}, 400, 'between'),
+    ('/check', {}, 400, 'either url'),
+    ('/check', {'url': 'http://example.com', 'host': 'example.com'}, 400, 'either url'),
+    ('/check', {'host': 'example.com', 'port': 'http'}, 400, 'not a number'),
+    ('/check', {'host': 'example.com', 'port': '0'}, 400, 'outside 1-65535'),
+    ('/check', {'host': 'example.com'}, 400, 'not a number'),
+    ('/check', {'host': 'a b', 'port': '80'}, 400, 'characters'),
+    ('/check', {'url': 'ftp://example.com/'}, 400, 'scheme'),
+    ('/check', {'url': '8.8.8.8', 'ignore_result': 'maybe'}, 400, 'ignore_result must be'),
+    ('/check', {'url': 'http://8.8.8.8/', 'timeout': '999'}, 400, 'timeout must be between'),
+    ('/check', {'url': 'http://8.8.8.8/', 'timeout': 'nan'}, 400, 'timeout must be between'),
+    ('/check', {'host': '8.8.8.8', 'port': '80', 'ignore_result': '1'}, 400, 'url checks only'),
+    ('/check', {'url': 'http://no-such-host.invalid/'}, 400, 'does not resolve'),
+    ('/result/not-a-task-id', {}, 404, 'no such endpoint'),
+    ('/nope', {}, 404, 'no such endpoint'),
+]
+
+
+@pytest.mark.parametrize('path, params, status, message', BAD_REQUESTS)
+def test_bad_input_is_a_json_4xx_and_sends_nothing(idle_web: str, idle_vhost: Vhost, path: str,
+                                                   params: dict, status: int, message: str) -> None:
+    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    response = get(f'{idle_web}{path}', **params)
+    assert response.status_code == status
+    assert response.headers['Content-Type'].startswith('application/json')
+    assert message in response.json()['error']
+    assert 'Traceback' not in response.text
+    assert {q: idle_vhost.depth(q) for q in QUEUES} == before
+
+
+def test_wrong_method_is_a_json_405(idle_web: str) -> None:
+    response = requests.post(f'{idle_web}/add', timeout=5)
+    assert response.status_code == 405 and response.json() == {'error': 'Method Not Allowed'}
+
+
+SSRF_TARGETS = {
+    'decimal': 'http://2130706433/', 'octal': 'http://0177.0.0.1/', 'hex': 'http://0x7f.0.0.1/',
+    'short': 'http://127.1/', 'ipv4-mapped': 'http://[::ffff:127.0.0.1]/', 'unspecified': 'http://0.0.0.0/',
+    'ipv6 loopback': 'http://[::1]/', 'localhost': 'http://localhost/', 'localhost dot': 'http://localhost./',
+    'metadata': 'http://169.254.169.254/latest/meta-data/', 'private': 'http://10.0.0.1/',
+    'userinfo trick': 'http://8.8.8.8@127.0.0.1/', 'https loopback': 'https://127.0.0.1/',
+}
+
+
+@pytest.mark.parametrize('url', SSRF_TARGETS.values(), ids=SSRF_TARGETS.keys())
+def test_ssrf_targets_are_refused_before_sending(idle_web: str, idle_vhost: Vhost, url: str) -> None:
+    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    response = get(f'{idle_web}/check', url=url)
+    assert response.status_code in (400, 403)
+    assert response.json()['error']
+    assert {q: idle_vhost.depth(q) for q in QUEUES} == before
+
+
+def test_tcp_ssrf_targets_are_refused(idle_web: str) -> None:
+    for host in ('127.0.0.1', '2130706433', 'localhost', '::1', '169.254.169.254'):
+        response = get(f'{idle_web}/check', host=host, port=22)
+        assert response.status_code == 403, host
+        assert 'target refused' in response.json()['error']
+
+
+def test_each_task_lands_in_its_own_queue(idle_web: str, idle_vhost: Vhost) -> None:
+    """With no worker, what the gateway published stays put; count it per queue."""
+    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    assert get(f'{idle_web}/add', x=1, y=2).status_code == 202
+    assert get(f'{idle_web}/check', url='http://8.8.8.8/').status_code == 202
+    assert get(f'{idle_web}/check', host='8.8.8.8', port=53).status_code == 202
+    assert get(f'{idle_web}/check', url='http://8.8.8.8/', ignore_result=1).status_code == 202
+    after = {q: idle_vhost.depth(q) for q in QUEUES}
+    assert {q: after[q] - before[q] for q in QUEUES} == {
+        'add_queue': 1, 'default': 0, 'route_check': 1, 'common_check': 1, 'route_check_ignore_result': 1}
+
+
+def test_the_loop_never_blocks_while_50_requests_wait(web: str, upstream: Upstream) -> None:
+    """50 requests wait on slow checks; a cheap endpoint on the same process stays fast."""
+    before = upstream.count('/slow')
+    with ThreadPoolExecutor(50) as pool:
+        slow = [pool.submit(get, f'{web}/check', url=f'{upstream.url}/slow?ms=2500') for _ in range(50)]
+        wait_for(lambda: upstream.count('/slow') - before >= 50, 20, message='50 checks in flight')
+        latencies = []
+        for _ in range(10):
+            started = time.perf_counter()
+            assert get(f'{web}/healthz').status_code == 200
+            latencies.append((time.perf_counter() - started) * 1000)
+        answers = [future.result() for future in slow]
+    assert max(latencies) < 50, latencies
+    assert [(a.status_code, a.json().get('ok')) for a in answers] == [(200, True)] * 50
+
+
+def test_broker_down_is_a_fast_503(log_dir, vhost: Vhost) -> None:
+    dead = f'amqp://guest:guest@127.0.0.1:{free_port()}//'
+    proc, url = start_web(base_env(BROKER_URL=dead), log_dir, name='web-dead-broker')
+    try:
+        started = time.monotonic()
+        response = get(f'{url}/add', x=1, y=2)
+        assert response.status_code == 503
+        assert 'nothing was sent' in response.json()['error']
+        assert time.monotonic() - started < 6
+        assert get(f'{url}/healthz').status_code == 503
+        assert get(f'{url}/check', url='http://127.0.0.1:1/', ignore_result=1).status_code == 503
+    finally:
+        proc.stop()
