@@ -98,10 +98,10 @@ class Proc:
         except AssertionError:
             raise AssertionError(f'{self.name} never logged {needle!r}:\n{self.log()[-3000:]}') from None
 
-    def stop(self, timeout: float = 20.0) -> None:
+    def stop(self, timeout: float = 20.0, sig: int = signal.SIGTERM) -> None:
         if self.popen.poll() is None:
             try:
-                os.killpg(self.popen.pid, signal.SIGTERM)
+                os.killpg(self.popen.pid, sig)
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
                 os.killpg(self.popen.pid, signal.SIGKILL)
