@@ -31,3 +31,6 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
+
+bench: venv services
+	source scripts/env.sh && $(PY) -m bench $(BENCH_ARGS)
