@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.supervised import System, running_system
 from tests.support import REDIS_TEST_URL, Proc, Vhost, base_env, start_web, start_worker
 from tests.upstream import Upstream
 
@@ -82,3 +83,10 @@ def idle_web(idle_vhost: Vhost, log_dir: Path) -> Iterator[str]:
                           log_dir, name='idle-web')
     yield url
     proc.stop()
+
+
+@pytest.fixture(scope='session')
+def system(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[System]:
+    """The whole supervised system, started by `make run` in a copy of the tree."""
+    with running_system(tmp_path_factory.mktemp('tree'), log_dir) as running:
+        yield running

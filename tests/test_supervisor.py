@@ -3,87 +3,17 @@
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import stat
-import subprocess
 import threading
 import time
-import xmlrpc.client
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.support import ROOT, Proc, Vhost, base_env, free_port, wait_for
+from tests.supervised import PROGRAMS, System
+from tests.support import wait_for
 from tests.upstream import Upstream
-
-PROGRAMS = {'worker-add', 'worker-check', 'web-0', 'web-1', 'flower'}
-
-
-@dataclass
-class System:
-    home: Path
-    env: dict[str, str]
-    make: Proc
-    web: str
-    ui: str
-    password: str
-
-    def rpc(self) -> xmlrpc.client.ServerProxy:
-        return xmlrpc.client.ServerProxy(f'http://admin:{self.password}@{self.ui[7:]}/RPC2')
-
-    def states(self) -> dict[str, dict]:
-        return {p['name']: p for p in self.rpc().supervisor.getAllProcessInfo()}
-
-    def all_running(self) -> dict[str, dict] | None:
-        states = self.states()
-        return states if {n for n, p in states.items() if p['statename'] == 'RUNNING'} == PROGRAMS else None
-
-    def ctl(self, *args: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(ROOT / '.venv/bin/supervisorctl'), '-c', 'supervisord.conf', *args],
-                              cwd=self.home, capture_output=True, text=True, timeout=90)
-
-
-def copy_tree(dest: Path) -> None:
-    """What git tracks, with modification times kept (so make sees the venv as up to date)."""
-    files = subprocess.run(['git', 'ls-files', '-z'], cwd=ROOT, capture_output=True, check=True).stdout
-    for name in filter(None, files.decode().split('\0')):
-        if name.startswith(('tests/', 'fleet/', 'bench/', 'docs/')) or not (ROOT / name).exists():
-            continue
-        (dest / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, dest / name)
-    (dest / '.venv').symlink_to(ROOT / '.venv')
-
-
-@pytest.fixture(scope='module')
-def system(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[System]:
-    home = tmp_path_factory.mktemp('tree')
-    copy_tree(home)
-    vhost = Vhost('route_check_supervised')
-    web_port, ui_port, flower_port = free_port(), free_port(), free_port()
-    env = base_env(BROKER_URL=vhost.url, WEB_PORT=str(web_port), SUPERVISOR_PORT=str(ui_port),
-                   FLOWER_PORT=str(flower_port), WEB_PROCESSES='2', ADD_CONCURRENCY='2',
-                   CHECK_CONCURRENCY='20', WEB_WAIT='10')
-    for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN'):
-        env.pop(name, None)  # the copy must generate its own secrets
-    make = Proc('make-run', ['make', 'run'], env, log_dir, cwd=home)
-    make.wait_log('supervisord started', timeout=120)
-    secrets = (home / 'var/secrets.env').read_text()
-    password = next(line.split('=', 1)[1] for line in secrets.splitlines()
-                    if line.startswith('SUPERVISOR_PASSWORD='))
-    sys_ = System(home, env, make, f'http://127.0.0.1:{web_port}', f'http://127.0.0.1:{ui_port}', password)
-    wait_for(sys_.all_running, 60, 0.25, 'every program RUNNING')
-    yield sys_
-    pids = [p['pid'] for p in sys_.states().values() if p['pid']]
-    make.stop(sig=signal.SIGINT)  # Ctrl-C
-    try:
-        for pid in pids:  # no orphans: every supervised process (and its children) is gone
-            wait_for(lambda pid=pid: not os.path.exists(f'/proc/{pid}'), 30, 0.1, f'pid {pid} exited')
-    finally:
-        vhost.delete()
 
 
 def add(system: System) -> dict:
@@ -94,7 +24,7 @@ def test_make_run_generates_private_secrets(system: System) -> None:
     secrets = system.home / 'var/secrets.env'
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     assert 'generated passwords in' in system.make.log() and str(secrets) in system.make.log()
-    assert len(system.password) >= 20
+    assert all(len(system.secrets[k]) >= 20 for k in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD'))
 
 
 def test_every_program_runs_and_add_works(system: System) -> None:

@@ -1,0 +1,103 @@
+"""Flower over the supervised system: tasks, workers, control, broker, all behind basic auth."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+import requests
+
+from tests.supervised import System
+from tests.support import wait_for
+
+HOST = socket.gethostname()
+WORKERS = {f'add@{HOST}': {'add_queue', 'default'},
+           f'check@{HOST}': {'route_check', 'common_check', 'route_check_ignore_result'}}
+
+
+def flower(system: System, method: str, path: str, **kwargs) -> requests.Response:
+    auth = ('admin', system.secrets['FLOWER_PASSWORD'])
+    return requests.request(method, f'{system.flower}{path}', auth=auth, timeout=15, **kwargs)
+
+
+@pytest.fixture(scope='module')
+def task_ids(system: System) -> dict[str, str]:
+    """A few tasks through the gateway, then wait until Flower has seen them succeed."""
+    add = requests.get(f'{system.web}/add', params={'x': 2, 'y': 3}, timeout=15)
+    check = requests.get(f'{system.web}/check', params={'host': '127.0.0.1', 'port': system.web.rsplit(':', 1)[1]},
+                         timeout=15)
+    url = requests.get(f'{system.web}/check', params={'url': f'{system.web}/healthz'}, timeout=15)
+    assert add.json() == {'results': 5} and check.json()['ok'] and url.json()['ok']
+    ids = {'add_task.add': None, 'check_worker.common_check': check.json()['task_id'],
+           'check_worker.check': url.json()['task_id']}
+
+    def seen() -> bool:
+        tasks = flower(system, 'GET', '/api/tasks').json()
+        for task_id, info in tasks.items():
+            if info['name'] == 'add_task.add' and info.get('args') == '[2, 3]':
+                ids['add_task.add'] = task_id
+        return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' for i in ids.values())
+    wait_for(seen, 30, 0.5, 'Flower to see every task succeed')
+    return ids
+
+
+def test_task_list_and_detail_show_result_worker_and_routing(system: System, task_ids: dict) -> None:
+    queues = {'add_task.add': 'add_queue', 'check_worker.common_check': 'common_check',
+              'check_worker.check': 'route_check'}
+    for name, task_id in task_ids.items():
+        info = flower(system, 'GET', f'/api/task/info/{task_id}').json()
+        assert info['name'] == name and info['state'] == 'SUCCESS'
+        assert info['worker'] in WORKERS and queues[name] in WORKERS[info['worker']]
+        assert info['routing_key'] == queues[name] and info['exchange'] == ''
+        assert info['runtime'] is not None and info['result'] is not None
+    assert flower(system, 'GET', f'/api/task/info/{task_ids["add_task.add"]}').json()['result'] == '5'
+
+
+def test_workers_and_their_queues(system: System) -> None:
+    workers = flower(system, 'GET', '/api/workers', params={'refresh': 1}).json()
+    assert set(WORKERS) <= set(workers)
+    for name, queues in WORKERS.items():
+        assert {q['name'] for q in workers[name]['active_queues']} == queues
+
+
+def test_queue_lengths_from_the_broker_api(system: System) -> None:
+    expected = {'add_queue', 'route_check', 'common_check', 'route_check_ignore_result'}
+
+    def lengths() -> dict[str, int]:
+        # RabbitMQ's management plugin reports a new queue's length after its next stats tick.
+        queues = flower(system, 'GET', '/api/queues/length').json()['active_queues']
+        return {q['name']: q['messages'] for q in queues if 'messages' in q}
+    found = wait_for(lambda: expected <= set(lengths()) and lengths(), 30, 1, 'queue lengths for every queue')
+    assert all(isinstance(n, int) and n >= 0 for n in found.values())
+
+
+def test_pool_restart_keeps_add_working(system: System) -> None:
+    response = flower(system, 'POST', f'/api/worker/pool/restart/add@{HOST}')
+    assert response.status_code == 200, response.text
+    assert 'restarting' in response.json()['message'].lower()
+    wait_for(lambda: all(requests.get(f'{system.web}/add', params={'x': 1, 'y': 1}, timeout=15).json()
+                         == {'results': 2} for _ in range(4)), 30, 0.2, '/add after a pool restart')
+
+
+def test_shutdown_through_flower_is_undone_by_supervisord(system: System) -> None:
+    before = system.states()['worker-check']['pid']
+    response = flower(system, 'POST', f'/api/worker/shutdown/check@{HOST}')
+    assert response.status_code == 200, response.text
+    wait_for(lambda: (p := system.states()['worker-check'])['statename'] == 'RUNNING' and p['pid'] != before,
+             60, 0.2, 'worker-check restarted by supervisord')
+    check = lambda: requests.get(f'{system.web}/check', params={'url': f'{system.web}/healthz'},  # noqa: E731
+                                 timeout=15).json().get('ok')
+    wait_for(check, 60, 0.5, 'checks served again')
+
+
+@pytest.mark.parametrize('path', ['/', '/tasks', '/workers', '/broker', '/api/tasks', '/api/workers',
+                                  '/api/queues/length', '/api/task/info/x'])
+def test_everything_needs_credentials(system: System, path: str) -> None:
+    assert requests.get(f'{system.flower}{path}', timeout=10).status_code == 401
+    assert requests.get(f'{system.flower}{path}', auth=('admin', 'admin'), timeout=10).status_code == 401
+
+
+def test_control_needs_credentials(system: System) -> None:
+    response = requests.post(f'{system.flower}/api/worker/shutdown/check@{HOST}', timeout=10)
+    assert response.status_code == 401
+    assert system.states()['worker-check']['statename'] == 'RUNNING'
