@@ -75,7 +75,9 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
                    CHECK_CONCURRENCY='20', WEB_WAIT='10', **overrides)
     for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN'):
         env.pop(name, None)  # the copy must generate its own secrets
-    make = Proc(f'make-run-{home.name}', ['make', 'run'], env, log_dir, cwd=home)
+    # The copy shares the test runner's venv (already set up by `make test`): -o keeps make from
+    # rebuilding it when requirements files are newer than its marker.
+    make = Proc(f'make-run-{home.name}', ['make', '-o', '.venv/.installed', 'run'], env, log_dir, cwd=home)
     try:
         make.wait_log('supervisord started', timeout=120)
         system = System(home, env, make, vhost, f'http://127.0.0.1:{web_port}',

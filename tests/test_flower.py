@@ -101,3 +101,16 @@ def test_control_needs_credentials(system: System) -> None:
     response = requests.post(f'{system.flower}/api/worker/shutdown/check@{HOST}', timeout=10)
     assert response.status_code == 401
     assert system.states()['worker-check']['statename'] == 'RUNNING'
+
+
+def test_task_list_in_a_real_browser(system: System, task_ids: dict, tmp_path) -> None:
+    from tests.browser import chromium, screenshot_path
+
+    with chromium() as browser:
+        page = browser.new_page(viewport={'width': 1400, 'height': 700},
+                                http_credentials={'username': 'admin', 'password': system.secrets['FLOWER_PASSWORD']})
+        page.goto(f'{system.flower}/tasks')
+        for task_id in task_ids.values():
+            page.wait_for_selector(f'text={task_id}', timeout=15000)
+        assert page.locator('text=SUCCESS').count() >= len(task_ids)
+        page.screenshot(path=screenshot_path(tmp_path, 'flower-tasks.png'))
