@@ -19,8 +19,11 @@ from .messages import Publication
 log = logging.getLogger(__name__)
 
 # What a publish can fail with while the broker is away or the channel is being rebuilt.
+# ChannelInvalidStateError is a RuntimeError, not an AMQPError: it is what publishing on the
+# robust channel raises while the broker is down and aio-pika is reconnecting. Without it here a
+# broker restart turned every request into a 500 instead of a 503 (chaos test, scenario 3).
 _TRANSIENT = (ConnectionError, OSError, asyncio.TimeoutError, aiormq.exceptions.AMQPError,
-              aio_pika.exceptions.AMQPException)
+              aiormq.exceptions.ChannelInvalidStateError, aio_pika.exceptions.AMQPException)
 
 
 def _amqp_value(value: Any) -> Any:

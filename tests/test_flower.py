@@ -24,8 +24,8 @@ def flower(system: System, method: str, path: str, **kwargs) -> requests.Respons
 def task_ids(system: System) -> dict[str, str]:
     """A few tasks through the gateway, then wait until Flower has seen them succeed."""
     add = requests.get(f'{system.web}/add', params={'x': 2, 'y': 3}, timeout=15)
-    check = requests.get(f'{system.web}/check', params={'host': '127.0.0.1', 'port': system.web.rsplit(':', 1)[1]},
-                         timeout=15)
+    port = system.web.rsplit(':', 1)[1]
+    check = requests.get(f'{system.web}/check', params={'host': '127.0.0.1', 'port': port}, timeout=15)
     url = requests.get(f'{system.web}/check', params={'url': f'{system.web}/healthz'}, timeout=15)
     assert add.json() == {'results': 5} and check.json()['ok'] and url.json()['ok']
     ids = {'add_task.add': None, 'check_worker.common_check': check.json()['task_id'],
@@ -107,8 +107,8 @@ def test_task_list_in_a_real_browser(system: System, task_ids: dict, tmp_path) -
     from tests.browser import chromium, screenshot_path
 
     with chromium() as browser:
-        page = browser.new_page(viewport={'width': 1400, 'height': 700},
-                                http_credentials={'username': 'admin', 'password': system.secrets['FLOWER_PASSWORD']})
+        credentials = {'username': 'admin', 'password': system.secrets['FLOWER_PASSWORD']}
+        page = browser.new_page(viewport={'width': 1400, 'height': 700}, http_credentials=credentials)
         page.goto(f'{system.flower}/tasks')
         for task_id in task_ids.values():
             page.wait_for_selector(f'text={task_id}', timeout=15000)
