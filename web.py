@@ -50,6 +50,27 @@ class Settings:
         )
 
 
+class InFlight:
+    """Counts requests being handled, so a stopping process can let them finish."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.count += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.count -= 1
+        if not self.count:
+            self._idle.set()
+
+    async def idle(self) -> None:
+        await self._idle.wait()
+
+
 class ApiError(tornado.web.HTTPError):
     """An error whose message is meant for the client."""
 
@@ -62,11 +83,26 @@ class ApiError(tornado.web.HTTPError):
 class ApiHandler(tornado.web.RequestHandler):
     """JSON in every answer, errors included; never a traceback."""
 
+    _counted = False
+
     def prepare(self) -> None:
+        self.application.settings['in_flight'].enter()
+        self._counted = True
         if len(self.request.uri or '') > MAX_URI:
             raise ApiError(414, f'request URI longer than {MAX_URI} bytes')
         if sum(len(k) + len(v) for k, v in self.request.headers.get_all()) > MAX_HEADERS:
             raise ApiError(431, f'request headers larger than {MAX_HEADERS} bytes')
+
+    def on_finish(self) -> None:
+        self._uncount()
+
+    def on_connection_close(self) -> None:  # the client left: on_finish may never come
+        self._uncount()
+
+    def _uncount(self) -> None:
+        if self._counted:
+            self._counted = False
+            self.application.settings['in_flight'].leave()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get('exc_info', (None, None, None))[1]
@@ -207,6 +243,7 @@ class HealthHandler(ApiHandler):
 
 class NotFoundHandler(ApiHandler):
     def prepare(self) -> None:
+        super().prepare()
         raise ApiError(404, f'no such endpoint: {self.request.path[:100]}')
 
 
@@ -219,11 +256,13 @@ urls = [
 
 
 def make_app(settings: Settings) -> tornado.web.Application:
-    return tornado.web.Application(urls, default_handler_class=NotFoundHandler, route_check=settings)
+    return tornado.web.Application(urls, default_handler_class=NotFoundHandler, route_check=settings,
+                                   in_flight=InFlight())
 
 
 async def serve(settings: Settings) -> None:
-    server = HTTPServer(make_app(settings), max_header_size=64 * 1024, idle_connection_timeout=60)
+    app = make_app(settings)
+    server = HTTPServer(app, max_header_size=64 * 1024, idle_connection_timeout=60)
     server.listen(settings.port, address=settings.host, reuse_port=True)
     log.info('listening on http://%s:%d (pid %d)', settings.host, settings.port, os.getpid())
     stop = asyncio.Event()
@@ -231,9 +270,15 @@ async def serve(settings: Settings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
-    # Stop taking connections, let requests in flight finish, then close the broker connection.
+    # Stop taking connections, let requests in flight finish (they wait WEB_WAIT at most), then
+    # close the broker and Redis connections. Idle keep-alive connections just close with us.
     server.stop()
-    await asyncio.wait_for(server.close_all_connections(), settings.wait + 5)
+    in_flight: InFlight = app.settings['in_flight']
+    log.info('stopping: %d request(s) in flight', in_flight.count)
+    try:
+        await asyncio.wait_for(in_flight.idle(), settings.wait + 5)
+    except TimeoutError:
+        log.warning('stopping with %d request(s) still in flight', in_flight.count)
     await tcelery.get_producer().close()
 
 

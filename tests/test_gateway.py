@@ -195,3 +195,30 @@ def test_broker_down_is_a_fast_503(log_dir, vhost: Vhost) -> None:
         assert get(f'{url}/check', url='http://127.0.0.1:1/', ignore_result=1).status_code == 503
     finally:
         proc.stop()
+
+
+def test_sigterm_lets_requests_in_flight_finish(env: dict, log_dir, workers: dict,
+                                                upstream: Upstream) -> None:
+    """A web process told to stop (supervisorctl stop/restart) answers what it has accepted."""
+    import signal
+    import threading
+
+    proc, url = start_web(dict(env, WEB_WAIT='10'), log_dir, name='web-graceful')
+    answer: dict = {}
+
+    def call() -> None:
+        response = get(f'{url}/check', url=f'{upstream.url}/slow?ms=1500')
+        answer.update(status=response.status_code, body=response.json())
+
+    try:
+        caller = threading.Thread(target=call)
+        before = upstream.count('/slow')
+        caller.start()
+        wait_for(lambda: upstream.count('/slow') > before, 10, message='the check reached the upstream')
+        proc.popen.send_signal(signal.SIGTERM)
+        caller.join(15)
+        assert answer == {'status': 200, 'body': {**answer['body'], 'ok': True}}
+        assert proc.popen.wait(15) == 0
+        assert 'stopping: 1 request(s) in flight' in proc.log()
+    finally:
+        proc.stop()
