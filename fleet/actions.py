@@ -1,0 +1,166 @@
+"""Start, stop and restart any set of processes across servers; reread and update a server.
+
+A request (processes, fleet groups, whole servers) becomes one plan per server. Servers run in
+parallel; on each, the plan uses supervisor's widest call that fits (all processes, a whole
+supervisor group, else one process), since those start and stop together and honour priorities.
+Group calls report per process instead of raising, so every item gets its own status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from typing import Any
+
+from fleet.monitor import Monitor
+from fleet.rpc import Fault, Supervisor, Unreachable, fault_name
+
+ACTIONS = ('start', 'stop', 'restart')
+# Already in the wanted state is success: the request's goal holds.
+FINE = {'start': {'SUCCESS', 'ALREADY_STARTED'}, 'stop': {'SUCCESS', 'NOT_RUNNING'}}
+# What a group call's silence means for a process it skipped.
+SKIPPED = {'start': 'ALREADY_STARTED', 'stop': 'NOT_RUNNING'}
+
+Item = dict[str, Any]
+
+
+class UnknownTarget(ValueError):
+    pass
+
+
+async def run(monitor: Monitor, action: str, processes: list[str], groups: list[str],
+              servers: list[str]) -> list[Item]:
+    """Per-process results: id, server, status (supervisor's fault name or SUCCESS), ok, description."""
+    plans, items = _resolve(monitor, processes, groups, servers)
+    timeout = monitor.config.action_timeout
+    per_server = await asyncio.gather(*(
+        _run_server(monitor.clients[name], name, action, wanted,
+                    list(monitor.servers[name].processes.values()), timeout)
+        for name, wanted in plans.items()))
+    for name in plans:
+        monitor.poke(name)
+    return items + [item for server_items in per_server for item in server_items]
+
+
+async def update(client: Supervisor, timeout: float) -> dict[str, Any]:
+    """supervisorctl update: reread the config, then add, replace and remove groups to match it."""
+    [[added, changed, removed]] = await client.call('supervisor.reloadConfig', timeout=timeout)
+    errors: list[Item] = []
+
+    async def step(group: str, method: str) -> bool:
+        try:
+            await client.call(f'supervisor.{method}', group, timeout=timeout)
+        except (Fault, Unreachable) as exc:
+            status = fault_name(exc.faultCode) if isinstance(exc, Fault) else 'UNREACHABLE'
+            errors.append({'group': group, 'step': method, 'status': status, 'description': str(exc)})
+            return False
+        return True
+
+    async def take_out(group: str) -> bool:
+        # stopProcessGroup answers per process and does not raise; removal then says if it worked.
+        return await step(group, 'stopProcessGroup') and await step(group, 'removeProcessGroup')
+
+    async def replace(group: str) -> None:
+        if await take_out(group):
+            await step(group, 'addProcessGroup')
+
+    await asyncio.gather(*(step(g, 'addProcessGroup') for g in added), *(replace(g) for g in changed),
+                         *(take_out(g) for g in removed))
+    return {'added': added, 'changed': changed, 'removed': removed, 'errors': errors}
+
+
+def _resolve(monitor: Monitor, ids: list[str], groups: list[str], servers: list[str]):
+    """{server: {process id: record}} to act on, and the items that failed already (unreachable...)."""
+    plans: dict[str, dict[str, dict]] = defaultdict(dict)
+    items: list[Item] = []
+    unreachable: set[str] = set()
+
+    def reachable(server: str, item_id: str) -> bool:
+        state = monitor.servers[server]
+        if not state.reachable:
+            if item_id not in unreachable:
+                unreachable.add(item_id)
+                items.append(_item(item_id, server, 'UNREACHABLE', False, state.error or ''))
+            return False
+        return True
+
+    known_groups = {g.name: g for g in monitor.config.groups}
+    for name in servers:
+        if name not in monitor.servers:
+            raise UnknownTarget(f'no such server: {name}')
+        if reachable(name, f'{name}:*'):
+            plans[name].update(monitor.servers[name].processes)
+    for name in groups:
+        if name not in known_groups:
+            raise UnknownTarget(f'no such group: {name}')
+        group = known_groups[name]
+        for server, state in monitor.servers.items():
+            if group.touches(server) and reachable(server, f'{server}:*'):
+                plans[server].update({pid: p for pid, p in state.processes.items()
+                                      if name in p['fleet_groups']})
+    for pid in ids:
+        server = pid.partition(':')[0]
+        if server not in monitor.servers:
+            raise UnknownTarget(f'no such server: {server}')
+        if reachable(server, pid):
+            process = monitor.servers[server].processes.get(pid)
+            if process is None:
+                items.append(_item(pid, server, 'BAD_NAME', False, 'no such process'))
+            else:
+                plans[server][pid] = process
+    return {s: p for s, p in plans.items() if p}, items
+
+
+async def _run_server(client: Supervisor, server: str, action: str, wanted: dict[str, dict],
+                      present: list[dict], timeout: float) -> list[Item]:
+    by_group: dict[str, list[dict]] = defaultdict(list)
+    for p in present:
+        by_group[p['group']].append(p)
+    if len(wanted) == len(present):
+        calls = [('AllProcesses', (), list(wanted.values()))]
+    else:
+        calls = []
+        for group, members in by_group.items():
+            chosen = [p for p in members if p['id'] in wanted]
+            if len(chosen) == len(members):
+                calls.append(('ProcessGroup', (group,), chosen))
+            else:
+                calls += [('Process', (f'{group}:{p["name"]}',), [p]) for p in chosen]
+    results = await asyncio.gather(*(_unit(client, server, action, kind, args, procs, timeout)
+                                     for kind, args, procs in calls))
+    return [item for unit in results for item in unit]
+
+
+async def _unit(client: Supervisor, server: str, action: str, kind: str, args: tuple, procs: list[dict],
+                timeout: float) -> list[Item]:
+    if action != 'restart':
+        return await _call(client, server, action, kind, args, procs, timeout)
+    stopped = await _call(client, server, 'stop', kind, args, procs, timeout)
+    failed = {i['id']: {**i, 'description': f'stop: {i["description"]}'} for i in stopped if not i['ok']}
+    started = await _call(client, server, 'start', kind, args, procs, timeout)
+    return [failed.get(i['id'], i) for i in started]
+
+
+async def _call(client: Supervisor, server: str, action: str, kind: str, args: tuple, procs: list[dict],
+                timeout: float) -> list[Item]:
+    expected = {p['id'] for p in procs}
+    try:
+        result = await client.call(f'supervisor.{action}{kind}', *args, True, timeout=timeout)
+    except Fault as exc:
+        status = fault_name(exc.faultCode)
+        return [_item(pid, server, status, status in FINE[action], exc.faultString) for pid in expected]
+    except Unreachable as exc:
+        return [_item(pid, server, 'UNREACHABLE', False, str(exc)) for pid in expected]
+    if kind == 'Process':  # True, or it raised
+        return [_item(pid, server, 'SUCCESS', True, 'OK') for pid in expected]
+    items = {}
+    for r in result:  # group and "all" calls list what they did, failures included
+        pid, status = f'{server}:{r["group"]}:{r["name"]}', fault_name(r['status'])
+        items[pid] = _item(pid, server, status, status in FINE[action], r['description'])
+    for pid in expected - items.keys():
+        items[pid] = _item(pid, server, SKIPPED[action], True, 'nothing to do')
+    return sorted(items.values(), key=lambda i: i['id'])
+
+
+def _item(pid: str, server: str, status: str, ok: bool, description: str) -> Item:
+    return {'id': pid, 'server': server, 'status': status, 'ok': ok, 'description': description}

@@ -1,0 +1,75 @@
+"""The Tornado application and the server process around it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+
+import tornado.web
+
+from fleet import auth
+from fleet.config import Config, Server, Settings, load
+from fleet.handlers import ApiHandler
+from fleet.monitor import Monitor
+from fleet.rpc import Supervisor
+from fleet.urls import urls
+
+log = logging.getLogger('fleet')
+HERE = Path(__file__).resolve().parent
+
+
+class NotFoundApi(ApiHandler):
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404, 'no such page')
+
+
+def make_app(monitor: Monitor, settings: Settings, users: dict[str, auth.User]) -> tornado.web.Application:
+    secure = settings.secure_cookies
+    return tornado.web.Application(
+        urls,
+        default_handler_class=NotFoundApi,
+        template_path=str(HERE / 'templates'),
+        static_path=str(HERE / 'static'),
+        login_url='/login',
+        cookie_secret=auth.cookie_secret(settings.state_dir),
+        xsrf_cookies=True,
+        # The token reaches scripts through the page, so the cookie needs no script access.
+        xsrf_cookie_kwargs={'httponly': True, 'samesite': 'Strict', 'secure': secure},
+        fleet_monitor=monitor,
+        fleet_users=users,
+        fleet_secure_cookies=secure,
+    )
+
+
+def client_for(server: Server) -> Supervisor:
+    password = os.environ.get(server.password_env) if server.password_env else None
+    missing = None
+    if server.password_env and password is None:
+        missing = f'environment variable {server.password_env} (its password) is not set'
+    return Supervisor(server.url, server.username, password, missing)
+
+
+def users_of(config: Config, settings: Settings) -> dict[str, auth.User]:
+    users = config.users or (auth.first_run_admin(settings.state_dir),)
+    return {u.name: u for u in users}
+
+
+async def serve(settings: Settings) -> None:
+    config = load(settings.config_path)
+    monitor = Monitor(config, {s.name: client_for(s) for s in config.servers})
+    app = make_app(monitor, settings, users_of(config, settings))
+    server = app.listen(settings.port, address=settings.host, idle_connection_timeout=60)
+    monitor.start()
+    log.info('fleet dashboard on http://%s:%d, %d servers', settings.host, settings.port, len(config.servers))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+    await monitor.stop()
+    for client in monitor.clients.values():
+        client.close()

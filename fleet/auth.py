@@ -1,0 +1,81 @@
+"""Users and sessions: password hashes, the first-run admin, and the cookie-signing secret."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from fleet.config import User
+
+log = logging.getLogger('fleet')
+
+# scrypt at n=2**14, r=8: about 50 ms and 16 MB per try, which makes guessing expensive.
+N, R, P = 2**14, 8, 1
+ADMIN_PASSWORD_FILE = 'admin-password'
+COOKIE_SECRET_FILE = 'cookie-secret'
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=N, r=R, p=P)
+    return f'scrypt${N}${R}${P}${_b64(salt)}${_b64(digest)}'
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split('$')
+        if scheme != 'scrypt':
+            return False
+        expected = base64.b64decode(digest)
+        actual = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r),
+                                p=int(p), dklen=len(expected))
+    except ValueError:
+        return False
+    return hmac.compare_digest(actual, expected)
+
+
+# Checked when the user name is unknown, so a wrong name costs as much time as a wrong password.
+_DUMMY_HASH = hash_password(secrets.token_urlsafe())
+
+
+def authenticate(users: dict[str, User], name: str, password: str) -> User | None:
+    user = users.get(name)
+    ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+    return user if ok and user else None
+
+
+def first_run_admin(state_dir: Path) -> User:
+    """The admin of a config without users: FLEET_ADMIN_PASSWORD, else a password kept in state_dir."""
+    password = os.environ.get('FLEET_ADMIN_PASSWORD')
+    if password:
+        log.warning('no users configured: user "admin" has the password in FLEET_ADMIN_PASSWORD')
+    else:
+        path = state_dir / ADMIN_PASSWORD_FILE
+        password = read_or_create_secret(path)
+        log.warning('no users configured: user "admin" has the password in %s', path)
+    return User(name='admin', role='admin', password_hash=hash_password(password))
+
+
+def cookie_secret(state_dir: Path) -> str:
+    return os.environ.get('FLEET_COOKIE_SECRET') or read_or_create_secret(state_dir / COOKIE_SECRET_FILE)
+
+
+def read_or_create_secret(path: Path) -> str:
+    """A random secret kept in a file only its owner can read; var/ is git-ignored."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    value = secrets.token_urlsafe(24)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, 'w') as f:
+        f.write(value + '\n')
+    return value

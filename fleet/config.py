@@ -1,0 +1,153 @@
+"""The TOML config file (servers, groups, users) and the process settings from the environment.
+
+Secrets never live in the file: a server names the environment variable that holds its
+password, and users are stored as password hashes.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME = Path(__file__).resolve().parent.parent
+ROLES = ('admin', 'readonly')
+TRUE = {'1', 'true', 'yes', 'on'}
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Server:
+    name: str
+    url: str
+    username: str | None = None
+    password_env: str | None = None
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    members: tuple[str, ...]
+
+    def matches(self, server: str, group: str, name: str) -> bool:
+        return any(member_matches(m, server, group, name) for m in self.members)
+
+    def touches(self, server: str) -> bool:
+        return any(fnmatch.fnmatchcase(server, m.partition(':')[0]) for m in self.members)
+
+
+@dataclass(frozen=True)
+class User:
+    name: str
+    role: str
+    password_hash: str
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == 'admin'
+
+
+@dataclass(frozen=True)
+class Config:
+    servers: tuple[Server, ...]
+    groups: tuple[Group, ...] = ()
+    users: tuple[User, ...] = ()
+    poll_interval: float = 1.0
+    timeout: float = 1.5  # for status calls: an unreachable server shows as such this fast
+    action_timeout: float = 60.0  # start/stop wait for the programs (stopwaitsecs, startsecs)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How this process runs: from the environment, like the rest of route_check."""
+
+    config_path: Path
+    host: str = '127.0.0.1'
+    port: int = 9001
+    state_dir: Path = HOME / 'var' / 'fleet'  # generated secrets, mode 600
+    secure_cookies: bool = False  # set when users reach the dashboard over https
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        path = os.environ.get('FLEET_CONFIG')
+        if not path:
+            raise ConfigError('set FLEET_CONFIG to the path of the config file (see fleet.example.toml)')
+        return cls(
+            config_path=Path(path),
+            host=os.environ.get('FLEET_HOST', cls.host),
+            port=int(os.environ.get('FLEET_PORT', cls.port)),
+            state_dir=Path(os.environ.get('FLEET_STATE_DIR', cls.state_dir)),
+            secure_cookies=os.environ.get('FLEET_SECURE_COOKIES', '').lower() in TRUE,
+        )
+
+
+def member_matches(member: str, server: str, group: str, name: str) -> bool:
+    """``srv:*``, ``srv:group:*``, ``srv:group:name`` or ``srv:program``; each part may be a glob.
+
+    ``srv:program`` names a program (its supervisor group) or a process of a [group:x] section,
+    so a program with numprocs > 1 matches all its processes, as in supervisorctl.
+    """
+    server_pattern, _, process_pattern = member.partition(':')
+    if not fnmatch.fnmatchcase(server, server_pattern):
+        return False
+    if ':' in process_pattern:
+        return fnmatch.fnmatchcase(f'{group}:{name}', process_pattern)
+    return fnmatch.fnmatchcase(name, process_pattern) or fnmatch.fnmatchcase(group, process_pattern)
+
+
+def load(path: Path) -> Config:
+    try:
+        with open(path, 'rb') as f:
+            raw = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f'{path}: {exc}') from None
+    try:
+        return parse(raw)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f'{path}: {exc}') from None
+
+
+def parse(raw: dict) -> Config:
+    servers = tuple(Server(name=_name(s['name'], 'server'), url=s['url'], username=s.get('username'),
+                           password_env=s.get('password_env')) for s in raw.get('servers', []))
+    if not servers:
+        raise ValueError('no [[servers]] configured')
+    _unique('server', [s.name for s in servers])
+    groups = tuple(Group(name=_name(g['name'], 'group'), members=tuple(g['members']))
+                   for g in raw.get('groups', []))
+    _unique('group', [g.name for g in groups])
+    names = {s.name for s in servers}
+    for group in groups:
+        for member in group.members:
+            if ':' not in member or not any(Group('', (member,)).touches(n) for n in names):
+                raise ValueError(f'group {group.name}: member {member!r} matches no server '
+                                 '(members look like server:program, server:group:* or server:*)')
+    users = tuple(User(name=u['name'], role=u['role'], password_hash=u['password_hash'])
+                  for u in raw.get('users', []))
+    _unique('user', [u.name for u in users])
+    for user in users:
+        if user.role not in ROLES:
+            raise ValueError(f'user {user.name}: role must be one of {", ".join(ROLES)}')
+    options = raw.get('fleet', {})
+    return Config(servers=servers, groups=groups, users=users,
+                  poll_interval=float(options.get('poll_interval', Config.poll_interval)),
+                  timeout=float(options.get('timeout', Config.timeout)),
+                  action_timeout=float(options.get('action_timeout', Config.action_timeout)))
+
+
+def _name(value: str, kind: str) -> str:
+    # Names appear in ids (server:group:name) and URLs: keep them plain.
+    if not value or ':' in value or '/' in value or value != value.strip():
+        raise ValueError(f'{kind} name {value!r} must be non-empty, without ":" "/" or outer spaces')
+    return value
+
+
+def _unique(kind: str, names: list[str]) -> None:
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ValueError(f'duplicate {kind} names: {", ".join(sorted(duplicates))}')

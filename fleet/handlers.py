@@ -1,0 +1,78 @@
+"""The base request handlers: who is logged in, what they may do, and the answer formats."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import tornado.web
+
+from fleet.config import Config, User
+from fleet.monitor import Monitor
+
+SESSION_COOKIE = 'fleet_session'
+SESSION_DAYS = 1
+# No inline script or style anywhere, so the policy can forbid them: injected markup stays inert.
+CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    def set_default_headers(self) -> None:
+        self.set_header('Content-Security-Policy', CSP)
+        self.set_header('X-Content-Type-Options', 'nosniff')
+        self.set_header('Referrer-Policy', 'no-referrer')
+        self.set_header('Cache-Control', 'no-store')
+
+    def get_current_user(self) -> User | None:
+        name = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
+        # Looked up on every request: a user taken out of the config is logged out at the restart.
+        return self.users.get(name.decode()) if name else None
+
+    @property
+    def users(self) -> dict[str, User]:
+        return self.settings['fleet_users']
+
+    @property
+    def monitor(self) -> Monitor:
+        return self.settings['fleet_monitor']
+
+    @property
+    def config(self) -> Config:
+        return self.monitor.config
+
+    def require_admin(self) -> None:
+        if not self.current_user.is_admin:
+            raise tornado.web.HTTPError(403, 'read-only users cannot change anything')
+
+
+class PageHandler(BaseHandler):
+    """HTML pages: anonymous visitors go to the login page."""
+
+    def prepare(self) -> None:
+        if not self.current_user:
+            self.redirect(self.get_login_url() + '?' + tornado.web.urlencode({'next': self.request.uri}))
+
+
+class ApiHandler(BaseHandler):
+    """JSON in every answer, errors included; anonymous callers get 401, never a redirect."""
+
+    def prepare(self) -> None:
+        if not self.current_user:
+            raise tornado.web.HTTPError(401, 'login required')
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get('exc_info', (None, None, None))[1]
+        # Our own HTTPErrors (and tornado's XSRF refusal) carry a message meant for the client;
+        # anything else is a bug, answered with the reason phrase only.
+        message = exc.log_message if isinstance(exc, tornado.web.HTTPError) and exc.log_message else None
+        self.finish({'error': message or self._reason})
+
+    def json_body(self) -> dict[str, Any]:
+        try:
+            body = json.loads(self.request.body or b'{}')
+        except ValueError:
+            raise tornado.web.HTTPError(400, 'the body must be JSON') from None
+        if not isinstance(body, dict):
+            raise tornado.web.HTTPError(400, 'the body must be a JSON object')
+        return body

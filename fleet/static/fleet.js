@@ -1,0 +1,315 @@
+// The dashboard: renders the views from the server's event stream and calls the JSON API.
+// Everything is built with DOM calls and textContent, never HTML strings: names and log lines
+// come from remote machines.
+'use strict';
+
+const view = document.body.dataset.view;
+const isAdmin = document.body.dataset.admin === 'yes';
+const xsrf = document.querySelector('meta[name="xsrf-token"]').content;
+const TAIL_EVERY = 1000;  // ms between log polls
+const TAIL_KEEP = 200000;  // characters of log kept on screen
+
+const fleet = {servers: {}, groups: [], processes: {}, clockOffset: 0};
+const selected = new Set();
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (key === 'class') node.className = value;
+    else if (key.startsWith('data-')) node.dataset[key.slice(5).replace(/-(.)/g, (_, c) => c.toUpperCase())] = value;
+    else if (key === 'checked' || key === 'disabled' || key === 'hidden') node[key] = Boolean(value);
+    else node.setAttribute(key, value);
+  }
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+// --- the live state -------------------------------------------------------------------------
+
+function connect() {
+  const live = document.getElementById('live');
+  const source = new EventSource('/api/events');
+  source.addEventListener('snapshot', (event) => {
+    const data = JSON.parse(event.data);
+    fleet.servers = Object.fromEntries(data.servers.map((s) => [s.name, s]));
+    fleet.groups = data.groups;
+    fleet.processes = Object.fromEntries(data.processes.map((p) => [p.id, p]));
+    tick(data.now);
+    render();
+  });
+  source.addEventListener('update', (event) => {
+    const data = JSON.parse(event.data);
+    fleet.servers[data.server.name] = data.server;
+    for (const p of data.changed) fleet.processes[p.id] = p;
+    for (const id of data.removed) delete fleet.processes[id];
+    tick(data.now);
+    render();
+  });
+  source.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
+  // EventSource reconnects by itself and then gets a fresh snapshot.
+  source.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'live off'; };
+}
+
+function tick(serverNow) {
+  fleet.clockOffset = serverNow - Date.now() / 1000;
+}
+
+function uptime(process) {
+  if (process.started_at === null) return '';
+  let seconds = Math.max(0, Math.floor(Date.now() / 1000 + fleet.clockOffset - process.started_at));
+  const days = Math.floor(seconds / 86400);
+  seconds %= 86400;
+  const hms = [Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60]
+    .map((n, i) => (i ? String(n).padStart(2, '0') : String(n))).join(':');
+  return days ? `${days}d ${hms}` : hms;
+}
+
+// --- rendering -------------------------------------------------------------------------------
+
+function byId(a, b) { return a.id.localeCompare(b.id); }
+
+function render() {
+  const content = document.getElementById('content');
+  const sections = {groups: renderGroups, servers: renderServers, processes: renderProcesses}[view]();
+  content.replaceChildren(...sections);
+  for (const id of [...selected]) if (!(id in fleet.processes)) selected.delete(id);
+  updateSelection();
+}
+
+function actionButtons(kind, target) {
+  if (!isAdmin) return null;
+  return el('span', {class: 'actions'}, ...['start', 'stop', 'restart'].map((action) =>
+    el('button', {'data-action': action, 'data-kind': kind, 'data-target': target}, action)));
+}
+
+function serverBadge(server) {
+  if (!server) return null;
+  return server.reachable
+    ? el('span', {class: 'badge ok'}, server.state)
+    : el('span', {class: 'badge bad', title: server.error || ''}, `unreachable: ${server.error || ''}`);
+}
+
+function renderGroups() {
+  if (!fleet.groups.length) return [el('p', {class: 'empty'}, 'No groups configured.')];
+  return fleet.groups.map((group) => {
+    const processes = Object.values(fleet.processes).filter((p) => p.fleet_groups.includes(group.name));
+    const down = group.servers.filter((name) => !fleet.servers[name].reachable);
+    return el('section', {class: 'card', 'data-group': group.name},
+      el('header', {},
+        el('h2', {}, group.name),
+        el('span', {class: 'muted'}, group.members.join(', ')),
+        ...down.map((name) => el('span', {class: 'badge bad', title: fleet.servers[name].error || ''},
+          `${name} unreachable`)),
+        actionButtons('groups', group.name)),
+      processTable(processes, true));
+  });
+}
+
+function renderServers() {
+  return Object.values(fleet.servers).map((server) => {
+    const processes = Object.values(fleet.processes).filter((p) => p.server === server.name);
+    return el('section', {class: 'card', 'data-server': server.name},
+      el('header', {},
+        el('h2', {}, server.name),
+        el('span', {class: 'muted'}, server.url),
+        serverBadge(server),
+        actionButtons('servers', server.name),
+        isAdmin ? el('button', {'data-update': server.name}, 'reread & update') : null),
+      server.reachable ? processTable(processes, false) : null);
+  });
+}
+
+function renderProcesses() {
+  const query = document.getElementById('search').value.trim().toLowerCase();
+  const state = document.getElementById('state-filter').value;
+  const processes = Object.values(fleet.processes).filter((p) =>
+    (!state || p.state === state)
+    && (!query || `${p.id} ${p.description} ${p.spawnerr}`.toLowerCase().includes(query)));
+  const down = Object.values(fleet.servers).filter((s) => !s.reachable);
+  return [
+    ...down.map((s) => el('p', {class: 'badge bad'}, `${s.name} unreachable: ${s.error || ''}`)),
+    el('section', {class: 'card'}, processTable(processes, true)),
+  ];
+}
+
+function processTable(processes, showServer) {
+  processes.sort(byId);
+  const all = el('input', {type: 'checkbox', 'aria-label': 'Select all',
+    checked: processes.length && processes.every((p) => selected.has(p.id))});
+  all.addEventListener('change', () => {
+    for (const p of processes) all.checked ? selected.add(p.id) : selected.delete(p.id);
+    render();
+  });
+  const head = el('tr', {}, el('th', {}, all), showServer ? el('th', {}, 'Server') : null,
+    ...['Process', 'State', 'Uptime', 'PID', 'Exit', 'Description', ''].map((t) => el('th', {}, t)));
+  const rows = processes.map((p) => processRow(p, showServer));
+  if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 9, class: 'empty'}, 'No processes.')));
+  return el('table', {class: 'processes'}, el('thead', {}, head), el('tbody', {}, ...rows));
+}
+
+function processRow(p, showServer) {
+  const box = el('input', {type: 'checkbox', 'aria-label': `Select ${p.id}`, checked: selected.has(p.id)});
+  box.addEventListener('change', () => { box.checked ? selected.add(p.id) : selected.delete(p.id); updateSelection(); });
+  // A running process's description is its pid and uptime, which have their own columns.
+  // Why a FATAL process failed is in spawnerr; the description only says "Exited too quickly".
+  const why = p.state === 'RUNNING' ? '' : p.description;
+  return el('tr', {'data-id': p.id, 'data-state': p.state},
+    el('td', {}, box),
+    showServer ? el('td', {}, p.server) : null,
+    el('td', {class: 'name'}, p.group === p.name ? p.name : `${p.group}:${p.name}`),
+    el('td', {}, el('span', {class: `state ${p.state}`}, p.state)),
+    el('td', {class: 'uptime', 'data-id': p.id}, uptime(p)),
+    el('td', {class: 'pid'}, p.pid ? String(p.pid) : ''),
+    // supervisor records an exit status only for a run that got past startsecs.
+    el('td', {class: 'exit'}, p.state === 'EXITED' || p.state === 'STOPPED' ? String(p.exitstatus) : ''),
+    el('td', {class: 'description'}, why,
+      p.spawnerr && p.spawnerr !== p.description ? el('div', {class: 'error'}, p.spawnerr) : null),
+    el('td', {class: 'row-actions'}, actionButtons('processes', p.id),
+      el('button', {'data-tail': p.id}, 'tail')));
+}
+
+function updateSelection() {
+  document.getElementById('selection').textContent =
+    selected.size ? `${selected.size} selected` : 'No process selected';
+  for (const button of document.querySelectorAll('[data-selection]')) button.disabled = !selected.size;
+}
+
+// --- actions ---------------------------------------------------------------------------------
+
+async function api(method, url, body) {
+  const response = await fetch(url, {
+    method, credentials: 'same-origin',
+    headers: {'Content-Type': 'application/json', 'X-XSRFToken': xsrf},
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const data = await response.json().catch(() => ({error: response.statusText}));
+  if (!response.ok) throw new Error(data.error || response.statusText);
+  return data;
+}
+
+function showResults(title, rows) {
+  document.getElementById('results-title').textContent = title;
+  document.getElementById('results-body').replaceChildren(...rows.map(([name, status, description, ok]) =>
+    el('tr', {class: ok ? 'ok' : 'failed'}, el('td', {}, name), el('td', {}, status), el('td', {}, description))));
+  document.getElementById('results').hidden = false;
+}
+
+async function act(action, targets, buttons) {
+  for (const b of buttons) b.disabled = true;
+  showResults(`${action}: running…`, []);
+  try {
+    const data = await api('POST', `/api/actions/${action}`, targets);
+    const failed = data.results.filter((r) => !r.ok).length;
+    showResults(`${action}: ${data.results.length - failed} ok, ${failed} failed`,
+      data.results.map((r) => [r.id, r.status, r.description, r.ok]));
+  } catch (error) {
+    showResults(`${action} refused: ${error.message}`, []);
+  } finally {
+    for (const b of buttons) b.disabled = false;
+    updateSelection();
+  }
+}
+
+async function update(server, button) {
+  button.disabled = true;
+  showResults(`update ${server}: running…`, []);
+  try {
+    const r = await api('POST', `/api/servers/${encodeURIComponent(server)}/update`);
+    const rows = [['added', '', r.added.join(', ') || 'none', true], ['changed', '', r.changed.join(', ') || 'none', true],
+      ['removed', '', r.removed.join(', ') || 'none', true],
+      ...r.errors.map((e) => [`${e.group} (${e.step})`, e.status, e.description, false])];
+    showResults(`update ${server}: ${r.errors.length ? 'with errors' : 'done'}`, rows);
+  } catch (error) {
+    showResults(`update ${server} failed: ${error.message}`, []);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('button');
+  if (!button) return;
+  if (button.dataset.action) {
+    const {action, kind, target} = button.dataset;
+    // A whole group or server at once deserves a second thought; one process does not.
+    if (kind !== 'processes' && action !== 'start' && !confirm(`${action} every process of ${target}?`)) return;
+    act(action, {[kind]: [target]}, [button]);
+  } else if (button.dataset.selection) {
+    act(button.dataset.selection, {processes: [...selected]}, document.querySelectorAll('[data-selection]'));
+  } else if (button.dataset.update) {
+    update(button.dataset.update, button);
+  } else if (button.dataset.tail) {
+    tail.open(button.dataset.tail);
+  }
+});
+document.getElementById('results-close').addEventListener('click', () => {
+  document.getElementById('results').hidden = true;
+});
+
+// --- log tail --------------------------------------------------------------------------------
+
+const tail = {
+  id: null, offset: 0, timer: null, generation: 0,
+  text: document.getElementById('tail-text'),
+  status: document.getElementById('tail-status'),
+  stream: document.getElementById('tail-stream'),
+
+  open(id) {
+    this.id = id;
+    this.restart();
+    document.getElementById('tail-id').textContent = id;
+    document.getElementById('tail').hidden = false;
+    document.getElementById('tail').scrollIntoView({block: 'nearest'});
+  },
+  restart() {
+    clearTimeout(this.timer);
+    this.generation += 1;  // answers to polls of a previous process or stream are dropped
+    this.offset = 0;
+    this.text.textContent = '';
+    this.poll(this.generation);
+  },
+  close() {
+    clearTimeout(this.timer);
+    this.generation += 1;
+    this.id = null;
+    document.getElementById('tail').hidden = true;
+  },
+  async poll(generation) {
+    const url = `/api/processes/${encodeURIComponent(this.id)}/tail?stream=${this.stream.value}&offset=${this.offset}`;
+    try {
+      const data = await api('GET', url);
+      if (generation !== this.generation) return;
+      if (data.overflow && this.offset) this.text.append('\n… (skipped output) …\n');
+      const atBottom = this.text.scrollTop + this.text.clientHeight >= this.text.scrollHeight - 4;
+      if (data.text) {
+        this.text.append(data.text);
+        if (this.text.textContent.length > TAIL_KEEP) this.text.textContent = this.text.textContent.slice(-TAIL_KEEP);
+        if (atBottom) this.text.scrollTop = this.text.scrollHeight;
+      }
+      this.offset = data.offset;
+      this.status.textContent = 'following';
+    } catch (error) {
+      if (generation !== this.generation) return;
+      this.status.textContent = error.message;
+    }
+    this.timer = setTimeout(() => this.poll(generation), TAIL_EVERY);
+  },
+};
+tail.stream.addEventListener('change', () => tail.restart());
+document.getElementById('tail-close').addEventListener('click', () => tail.close());
+
+// --- start -----------------------------------------------------------------------------------
+
+if (view === 'processes') {
+  document.getElementById('search').addEventListener('input', render);
+  document.getElementById('state-filter').addEventListener('change', render);
+}
+setInterval(() => {
+  for (const cell of document.querySelectorAll('td.uptime')) {
+    const p = fleet.processes[cell.dataset.id];
+    if (p) cell.textContent = uptime(p);
+  }
+}, 1000);
+connect();

@@ -1,0 +1,30 @@
+"""Every URL of the dashboard, pages and API, in one list."""
+
+from tornado.web import RedirectHandler, url
+
+from fleet.actions import ACTIONS
+from fleet.api.control import ActionApi, UpdateApi
+from fleet.api.live import EventsApi, TailApi
+from fleet.api.status import GroupApi, GroupsApi, MeApi, ProcessesApi, ServerApi, ServersApi
+from fleet.views import DashboardPage, LoginPage, LogoutPage
+
+NAME = r'([^/]+)'
+
+urls = [
+    url(r'/', RedirectHandler, {'url': '/groups'}),
+    url(r'/login', LoginPage, name='login'),
+    url(r'/logout', LogoutPage, name='logout'),
+    url(r'/groups', DashboardPage, {'view': 'groups'}, name='groups'),
+    url(r'/servers', DashboardPage, {'view': 'servers'}, name='servers'),
+    url(r'/processes', DashboardPage, {'view': 'processes'}, name='processes'),
+    url(r'/api/me', MeApi),
+    url(r'/api/servers', ServersApi),
+    url(rf'/api/servers/{NAME}', ServerApi),
+    url(rf'/api/servers/{NAME}/update', UpdateApi),
+    url(r'/api/groups', GroupsApi),
+    url(rf'/api/groups/{NAME}', GroupApi),
+    url(r'/api/processes', ProcessesApi),
+    url(rf'/api/processes/{NAME}/tail', TailApi),
+    url(rf'/api/actions/({"|".join(ACTIONS)})', ActionApi),
+    url(r'/api/events', EventsApi),
+]

@@ -1,0 +1,48 @@
+"""HTML pages: the login form and the three dashboard views, which fleet.js fills in live."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from fleet.auth import authenticate
+from fleet.handlers import SESSION_COOKIE, SESSION_DAYS, BaseHandler, PageHandler
+
+VIEWS = {'groups': 'Groups', 'servers': 'Servers', 'processes': 'All processes'}
+
+
+class DashboardPage(PageHandler):
+    def initialize(self, view: str) -> None:
+        self.view = view
+
+    def get(self) -> None:
+        self.render('dashboard.html', view=self.view, views=VIEWS, user=self.current_user)
+
+
+class LoginPage(BaseHandler):
+    def get(self) -> None:
+        self.render('login.html', error=None, next=self._next())
+
+    def post(self) -> None:
+        user = authenticate(self.users, self.get_body_argument('username', ''),
+                            self.get_body_argument('password', ''))
+        if user is None:
+            self.set_status(401)
+            self.render('login.html', error='Wrong user name or password.', next=self._next())
+            return
+        self.set_signed_cookie(SESSION_COOKIE, user.name, expires_days=SESSION_DAYS, httponly=True,
+                               samesite='Strict', secure=self.settings['fleet_secure_cookies'])
+        self.redirect(self._next())
+
+    def _next(self) -> str:
+        # Only a path on this site: an open redirect would let a link send users anywhere.
+        target = self.get_argument('next', '/')
+        parsed = urlparse(target)
+        if parsed.scheme or parsed.netloc or not target.startswith('/') or target.startswith(('//', '/\\')):
+            return '/'
+        return target
+
+
+class LogoutPage(BaseHandler):
+    def post(self) -> None:
+        self.clear_cookie(SESSION_COOKIE)
+        self.redirect(self.get_login_url())

@@ -1,0 +1,76 @@
+"""Fixtures: two real supervisords (one runs a Celery worker of this project), fleet servers.
+
+Every process started here is ended here.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from tests.fleet.support import GROUPS, PY, Fleet, Supervisord, celery_worker, sleeper
+
+
+@pytest.fixture(scope='session')
+def queue() -> str:
+    # Unique per run: this worker never takes the tasks of another run or of the real system.
+    return f'fleet_test_{secrets.token_hex(4)}'
+
+
+@pytest.fixture(scope='session')
+def supervisors(tmp_path_factory: pytest.TempPathFactory, queue: str) -> Iterator[dict[str, Supervisord]]:
+    directory = tmp_path_factory.mktemp('supervisors')
+    ticker = ("import itertools, time; "
+              "[print('fleet tick', i, flush=True) or time.sleep(0.3) for i in itertools.count()]")
+    alpha = Supervisord(directory, 'alpha', {
+        'program:sleeper': sleeper(),
+        'program:ticker': sleeper(command=f'{PY} -u -c "{ticker}"'),
+        'program:broken': sleeper(command=f'{PY} -c "raise SystemExit(3)"', startretries='0'),
+        'program:missing': sleeper(command='/nonexistent/fleet-test-program', startretries='0'),
+        'program:one': sleeper(),
+        'program:two': sleeper(),
+        'group:pair': 'programs=one,two',
+        'program:celery': celery_worker(queue),
+    })
+    beta = Supervisord(directory, 'beta', {'program:sleeper': sleeper(), 'program:web': sleeper()})
+    try:
+        for s in (alpha, beta):
+            s.launch()
+        for s in (alpha, beta):
+            s.wait_ready()
+        yield {'alpha': alpha, 'beta': beta}
+    finally:
+        for s in (alpha, beta):
+            s.stop()
+
+
+@pytest.fixture(scope='session')
+def fleet_factory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[..., Fleet]]:
+    fleets: list[Fleet] = []
+
+    def make(servers: list[Supervisord], groups: dict[str, list[str]] | None = None, **kwargs: Any) -> Fleet:
+        fleet = Fleet(tmp_path_factory.mktemp('fleet'), servers, groups or {}, **kwargs)
+        fleets.append(fleet)
+        return fleet.start()
+
+    try:
+        yield make
+    finally:
+        for fleet in fleets:
+            fleet.stop()
+
+
+@pytest.fixture(scope='session')
+def fleet(supervisors: dict[str, Supervisord], fleet_factory: Callable[..., Fleet]) -> Fleet:
+    fleet = fleet_factory([supervisors['alpha'], supervisors['beta']], GROUPS)
+    fleet.wait_reachable(fleet.session())
+    return fleet
+
+
+@pytest.fixture(scope='session')
+def admin(fleet: Fleet) -> requests.Session:
+    return fleet.session()

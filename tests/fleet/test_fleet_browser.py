@@ -1,0 +1,96 @@
+"""The dashboard in a real headless Chromium (Debian's), driven by Playwright.
+
+Set FLEET_SCREENSHOT=docs/fleet-groups.png to also save a screenshot of the groups view.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from tests.fleet.support import ADMIN_PASSWORD, ROOT
+
+sync_api = pytest.importorskip('playwright.sync_api')
+CHROMIUM = '/usr/bin/chromium'
+ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync']
+WAIT = 10_000  # ms: the longest any step may take
+
+
+@pytest.fixture(scope='module')
+def page(fleet):
+    if not shutil.which(CHROMIUM):
+        pytest.skip('chromium is not installed (make browser)')
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            page = browser.new_page(viewport={'width': 1280, 'height': 900})
+            page.set_default_timeout(WAIT)
+            page.goto(f'{fleet.base}/groups')
+            page.fill('input[name=username]', 'admin')
+            page.fill('input[name=password]', ADMIN_PASSWORD)
+            page.click('button[type=submit]')
+            page.wait_for_url(f'{fleet.base}/groups')
+            yield page
+        finally:
+            browser.close()
+
+
+def test_servers_view_shows_both_hosts(page, fleet):
+    page.goto(f'{fleet.base}/servers')
+    for name in ('alpha', 'beta'):
+        section = page.locator(f'section[data-server="{name}"]')
+        sync_api.expect(section.locator('header .badge')).to_have_text('RUNNING')
+    sync_api.expect(page.locator('#live')).to_have_text('live')
+    fatal = page.locator('tr[data-id="alpha:missing:missing"]')
+    sync_api.expect(fatal.locator('.state')).to_have_text('FATAL')
+    sync_api.expect(fatal.locator('td.description')).to_contain_text("can't find command")
+
+
+def test_restarting_a_group_updates_states_live(page, fleet):
+    page.goto(f'{fleet.base}/groups')
+    group = page.locator('section[data-group="sleepers"]')
+    rows = {name: group.locator(f'tr[data-id="{name}:sleeper:sleeper"]') for name in ('alpha', 'beta')}
+    for row in rows.values():
+        sync_api.expect(row.locator('.state')).to_have_text('RUNNING')
+    pids = {name: row.locator('td.pid').inner_text() for name, row in rows.items()}
+    page.evaluate('window.notReloaded = true')
+    page.once('dialog', lambda dialog: dialog.accept())
+    group.locator('header button[data-action="restart"]').click()
+    sync_api.expect(page.locator('#results-title')).to_have_text('restart: 2 ok, 0 failed')
+    for name, row in rows.items():
+        sync_api.expect(row.locator('td.pid')).not_to_have_text(pids[name])
+        sync_api.expect(row.locator('.state')).to_have_text('RUNNING')
+    assert page.evaluate('window.notReloaded') is True, 'the page changed without a reload'
+    screenshot = os.environ.get('FLEET_SCREENSHOT')
+    if screenshot:
+        page.locator('#results-close').click()
+        page.screenshot(path=str(ROOT / screenshot), full_page=True)
+
+
+def test_live_log_tail(page, fleet):
+    page.goto(f'{fleet.base}/processes')
+    page.fill('#search', 'ticker')
+    sync_api.expect(page.locator('tbody tr')).to_have_count(1)
+    page.locator('tr[data-id="alpha:ticker:ticker"] button[data-tail]').click()
+    tail = page.locator('#tail-text')
+    sync_api.expect(tail).to_contain_text('fleet tick')
+    first = tail.inner_text().strip().splitlines()[-1]
+    next_number = int(first.split()[-1]) + 3
+    sync_api.expect(tail).to_contain_text(f'fleet tick {next_number}\n')  # new lines keep arriving
+
+
+def test_selection_and_update_buttons(page, fleet):
+    page.goto(f'{fleet.base}/processes')
+    page.fill('#search', 'alpha:pair')
+    sync_api.expect(page.locator('tbody tr')).to_have_count(2)
+    page.check('thead input[type=checkbox]')
+    sync_api.expect(page.locator('#selection')).to_have_text('2 selected')
+    page.click('button[data-selection="restart"]')
+    sync_api.expect(page.locator('#results-title')).to_have_text('restart: 2 ok, 0 failed')
+    page.goto(f'{fleet.base}/servers')
+    page.click('button[data-update="beta"]')
+    sync_api.expect(page.locator('#results-title')).to_have_text('update beta: done')
+    sync_api.expect(page.locator('#results-body')).to_contain_text('added')
