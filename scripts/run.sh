@@ -8,6 +8,7 @@ source scripts/env.sh
 "$VENV_BIN/python" scripts/wait_services.py
 mkdir -p var/log var/run
 echo "route_check: web http://$WEB_HOST:$WEB_PORT  flower http://$FLOWER_HOST:$FLOWER_PORT" \
-     "supervisor http://$SUPERVISOR_HOST:$SUPERVISOR_PORT  (user admin, passwords in $SECRETS_FILE)"
+     "supervisor http://$SUPERVISOR_HOST:$SUPERVISOR_PORT  fleet http://$FLEET_HOST:$FLEET_PORT" \
+     "(user admin, passwords in $SECRETS_FILE)"
 echo "route_check: supervisorctl: .venv/bin/supervisorctl -c supervisord.conf status"
 exec "$VENV_BIN/supervisord" -n -c supervisord.conf

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from tests.support import ROOT, Proc, Vhost, base_env, free_port, wait_for
 
-PROGRAMS = {'worker-add', 'worker-check', 'web-0', 'web-1', 'flower'}
+PROGRAMS = {'worker-add', 'worker-check', 'web-0', 'web-1', 'flower', 'fleet'}
 
 
 @dataclass
@@ -26,6 +26,7 @@ class System:
     web: str
     ui: str
     flower: str
+    fleet: str
     secrets: dict[str, str]
 
     @property
@@ -69,11 +70,14 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
     check that every supervised process is gone."""
     copy_tree(home)
     vhost = Vhost('route_check_supervised')
-    web_port, ui_port, flower_port = free_port(), free_port(), free_port()
+    web_port, ui_port, flower_port, fleet_port = free_port(), free_port(), free_port(), free_port()
+    fleet_config = home / 'fleet.example.toml'  # the shipped config, on this run's port
+    fleet_config.write_text(fleet_config.read_text().replace('127.0.0.1:2345', f'127.0.0.1:{ui_port}'))
     env = base_env(BROKER_URL=vhost.url, WEB_PORT=str(web_port), SUPERVISOR_PORT=str(ui_port),
-                   FLOWER_PORT=str(flower_port), WEB_PROCESSES='2', ADD_CONCURRENCY='2',
-                   CHECK_CONCURRENCY='20', WEB_WAIT='10', **overrides)
-    for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN'):
+                   FLOWER_PORT=str(flower_port), FLEET_PORT=str(fleet_port), WEB_PROCESSES='2',
+                   ADD_CONCURRENCY='2', CHECK_CONCURRENCY='20', WEB_WAIT='10', **overrides)
+    for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN',
+                 'FLEET_CONFIG'):
         env.pop(name, None)  # the copy must generate its own secrets
     # The copy shares the test runner's venv (already set up by `make test`): -o keeps make from
     # rebuilding it when requirements files are newer than its marker.
@@ -82,7 +86,7 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
         make.wait_log('supervisord started', timeout=120)
         system = System(home, env, make, vhost, f'http://127.0.0.1:{web_port}',
                         f'http://127.0.0.1:{ui_port}', f'http://127.0.0.1:{flower_port}',
-                        read_env_file(home / 'var/secrets.env'))
+                        f'http://127.0.0.1:{fleet_port}', read_env_file(home / 'var/secrets.env'))
         wait_for(system.all_running, 60, 0.25, 'every program RUNNING')
         yield system
         pids = [p['pid'] for p in system.states().values() if p['pid']]

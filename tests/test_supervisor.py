@@ -84,3 +84,20 @@ def test_stopping_a_worker_lets_its_task_finish(system: System) -> None:
         upstream.close()
         system.ctl('start', 'worker-check')
     wait_for(system.all_running, 30, 0.25, 'worker-check running again')
+
+
+def test_fleet_dashboard_manages_this_supervisord(system: System) -> None:
+    """`make run` also runs the fleet dashboard, configured for this machine's supervisord."""
+    session = requests.Session()
+    assert session.get(f'{system.fleet}/api/servers', timeout=5).status_code == 401
+    session.get(f'{system.fleet}/login', timeout=5)
+    login = session.post(f'{system.fleet}/login', timeout=5, allow_redirects=False, data={
+        'username': 'admin', 'password': system.secrets['FLEET_ADMIN_PASSWORD'],
+        '_xsrf': session.cookies['_xsrf']})
+    assert login.status_code == 302
+
+    def local() -> dict | None:
+        server = session.get(f'{system.fleet}/api/servers/local', timeout=5).json()
+        return server if server['server']['reachable'] else None
+    server = wait_for(local, 10, 0.2, 'the fleet dashboard reaching the local supervisord')
+    assert {p['name'] for p in server['processes'] if p['state'] == 'RUNNING'} >= PROGRAMS - {'fleet'}
