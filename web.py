@@ -112,7 +112,7 @@ class ApiHandler(tornado.web.RequestHandler):
             self.finish({'error': self._reason})
 
     @property
-    def settings_(self) -> Settings:
+    def web_settings(self) -> Settings:
         return self.application.settings['route_check']
 
     def int_argument(self, name: str) -> int:
@@ -146,7 +146,7 @@ class ApiHandler(tornado.web.RequestHandler):
     async def run_task(self, task: Any, args: list) -> tcelery.TaskResult | None:
         """Run the task and return its result; or answer 202/503 and return None."""
         try:
-            result = await tcelery.apply_async(task, args=args, timeout=self.settings_.wait)
+            result = await tcelery.apply_async(task, args=args, timeout=self.web_settings.wait)
         except tcelery.BrokerUnavailable as exc:
             log.warning('broker unavailable: %s', exc)
             raise ApiError(503, 'the task queue is unavailable; nothing was sent, retry later') from None
@@ -169,7 +169,7 @@ class ApiHandler(tornado.web.RequestHandler):
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self.settings_.resolve_timeout)
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self.web_settings.resolve_timeout)
         except (OSError, TimeoutError, UnicodeError):
             raise ApiError(400, f'{host} does not resolve') from None
         try:
