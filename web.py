@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import signal
 import socket
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +21,7 @@ import add_task
 import check_worker
 import route_policy
 import tcelery
+from lifecycle import stop_requested
 from main import app
 
 log = logging.getLogger('web')
@@ -265,11 +265,7 @@ async def serve(settings: Settings) -> None:
     server = HTTPServer(app, max_header_size=64 * 1024, idle_connection_timeout=60)
     server.listen(settings.port, address=settings.host, reuse_port=True)
     log.info('listening on http://%s:%d (pid %d)', settings.host, settings.port, os.getpid())
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_requested()
     # Stop taking connections, let requests in flight finish (they wait WEB_WAIT at most), then
     # close the broker and Redis connections. Idle keep-alive connections just close with us.
     server.stop()

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
-import signal
 from pathlib import Path
 
 import tornado.web
@@ -16,6 +14,7 @@ from fleet.handlers import ApiHandler
 from fleet.monitor import Monitor
 from fleet.rpc import Supervisor
 from fleet.urls import urls
+from lifecycle import stop_requested
 
 log = logging.getLogger('fleet')
 HERE = Path(__file__).resolve().parent
@@ -64,11 +63,7 @@ async def serve(settings: Settings) -> None:
     server = app.listen(settings.port, address=settings.host, idle_connection_timeout=60)
     monitor.start()
     log.info('fleet dashboard on http://%s:%d, %d servers', settings.host, settings.port, len(config.servers))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_requested()
     server.stop()
     await monitor.stop()
     for client in monitor.clients.values():

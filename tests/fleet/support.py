@@ -8,10 +8,8 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
-import time
 import xmlrpc.client
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import Any
 import requests
 
 from fleet.auth import hash_password
+from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -32,25 +31,9 @@ USERS = [{'name': 'admin', 'role': 'admin', 'password_hash': hash_password(ADMIN
          {'name': 'viewer', 'role': 'readonly', 'password_hash': hash_password(VIEWER_PASSWORD)}]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
     """Poll check() until it returns something true; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-            if value:
-                return value
-        except Exception as exc:  # not ready yet: connection refused and the like
-            last_error = exc
-        time.sleep(every)
-    raise AssertionError(f'timed out after {timeout}s waiting for {what} (last error: {last_error!r})')
+    return wait_for(check, timeout, every, what)
 
 
 def sleeper(**extra: str) -> str:
