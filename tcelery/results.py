@@ -24,6 +24,12 @@ log = logging.getLogger(__name__)
 
 Meta = dict[str, Any]
 
+# What the shared pub/sub connection can fail with while Redis restarts. Besides RedisError,
+# redis-py's asyncio connection raises AttributeError ('NoneType' object has no attribute
+# 'writelines') when a command is written while another coroutine is tearing the same connection
+# down. Uncaught, that turned a request into a 500 during a Redis restart (chaos scenario 4).
+_PUBSUB_ERRORS = (RedisError, OSError, AttributeError)
+
 
 class Watch:
     """A subscription to one task's result."""
@@ -90,12 +96,12 @@ class ResultWaiter:
                 async with self._commands:
                     await self._pubsub.subscribe(key)
                     self._ensure_reader()
-            except RedisError as exc:
-                raise ResultBackendUnavailable(f'result backend unreachable: {exc}') from exc
+            except _PUBSUB_ERRORS as exc:
+                raise ResultBackendUnavailable(f'result backend unreachable: {exc!r}') from exc
             yield Watch(self, task_id, key, future)
         finally:
             del self._waiting[key]
-            with contextlib.suppress(RedisError):
+            with contextlib.suppress(*_PUBSUB_ERRORS):  # best effort; a stale channel is ignored
                 async with self._commands:
                     await self._pubsub.unsubscribe(key)
 
@@ -111,7 +117,7 @@ class ResultWaiter:
         while True:
             try:
                 message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
-            except RedisError as exc:
+            except _PUBSUB_ERRORS as exc:
                 log.warning('result channel lost (%r); reconnecting', exc)
                 await asyncio.sleep(0.5)
                 continue
