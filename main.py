@@ -2,7 +2,7 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 app = Celery(
     'route_check',
@@ -10,3 +10,12 @@ app = Celery(
     broker=os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//'),
 )
 app.config_from_object('celeryconfig')
+
+
+@signals.celeryd_init.connect
+def _no_publisher_confirms_in_workers(conf, **_) -> None:
+    """Workers publish only task events, which need no confirm. With confirms on, a pool thread
+    of the thread-pool worker waits for a confirm that the consumer loop reads off the shared
+    connection, holding the event lock forever: the worker stalls under load (found by make bench).
+    Clients (the gateway's own publisher, Python callers) keep confirms."""
+    conf.broker_transport_options = {**conf.broker_transport_options, 'confirm_publish': False}

@@ -72,3 +72,13 @@ def test_gateway_publishes_the_task_sent_event(idle_web: str, idle_vhost: Vhost)
     assert event['type'] == 'task-sent' and event['uuid'] == response.json()['task_id']
     assert event['name'] == 'check_worker.check'
     assert (event['queue'], event['routing_key']) == ('route_check', 'route_check')
+
+
+def test_workers_publish_without_confirms_clients_with(workers: dict) -> None:
+    """Confirms stall a thread-pool worker's event publishing (see main.py); clients keep them."""
+    from main import app
+
+    assert app.conf.broker_transport_options['confirm_publish'] is True
+    confs = app.control.inspect(timeout=5).conf(with_defaults=True)
+    assert len(confs) == 2
+    assert all(conf['broker_transport_options']['confirm_publish'] is False for conf in confs.values())
