@@ -19,8 +19,8 @@ systemd_running() { [ -d /run/systemd/system ]; }
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "services: starting redis-server"
   if systemd_running; then sudo_ systemctl start redis-server
-  else sudo_ redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save '' --appendonly no \
-         --dir /tmp --logfile /tmp/redis-route-check.log
+  else sudo_ redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --appendonly yes \
+         --dir /var/lib/redis --logfile /var/log/redis/redis-server.log
   fi
 fi
 

@@ -73,12 +73,13 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
     web_port, ui_port, flower_port, fleet_port = free_port(), free_port(), free_port(), free_port()
     fleet_config = home / 'fleet.example.toml'  # the shipped config, on this run's port
     fleet_config.write_text(fleet_config.read_text().replace('127.0.0.1:2345', f'127.0.0.1:{ui_port}'))
-    env = base_env(BROKER_URL=vhost.url, WEB_PORT=str(web_port), SUPERVISOR_PORT=str(ui_port),
-                   FLOWER_PORT=str(flower_port), FLEET_PORT=str(fleet_port), WEB_PROCESSES='2',
-                   ADD_CONCURRENCY='2', CHECK_CONCURRENCY='20', WEB_WAIT='10', **overrides)
-    for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN',
-                 'FLEET_CONFIG'):
-        env.pop(name, None)  # the copy must generate its own secrets
+    settings = dict(BROKER_URL=vhost.url, WEB_PORT=str(web_port), SUPERVISOR_PORT=str(ui_port),
+                    FLOWER_PORT=str(flower_port), FLEET_PORT=str(fleet_port), WEB_PROCESSES='2',
+                    ADD_CONCURRENCY='2', CHECK_CONCURRENCY='20', WEB_WAIT='10')
+    env = base_env(**{**settings, **overrides})
+    for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN', 'FLEET_CONFIG',
+                 'WEB_HOST', 'FLOWER_HOST', 'SUPERVISOR_HOST', 'FLEET_HOST'):
+        env.pop(name, None)  # the copy generates its own secrets and uses the default addresses
     # The copy shares the test runner's venv (already set up by `make test`): -o keeps make from
     # rebuilding it when requirements files are newer than its marker.
     make = Proc(f'make-run-{home.name}', ['make', '-o', '.venv/.installed', 'run'], env, log_dir, cwd=home)
@@ -91,7 +92,7 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
         yield system
         pids = [p['pid'] for p in system.states().values() if p['pid']]
     finally:
-        make.stop(sig=signal.SIGINT)  # Ctrl-C
+        make.stop(timeout=90, sig=signal.SIGINT)  # Ctrl-C
         vhost.delete()
     for pid in pids:  # no orphans: every supervised process (and its children) is gone
         wait_for(lambda pid=pid: not os.path.exists(f'/proc/{pid}'), 30, 0.1, f'pid {pid} exited')

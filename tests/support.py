@@ -119,17 +119,16 @@ def base_env(**overrides: str) -> dict[str, str]:
 
 
 def start_worker(kind: str, env: dict[str, str], log_dir: Path, concurrency: int | None = None,
-                 name: str | None = None) -> Proc:
-    """The same worker command lines as supervisord.conf uses."""
+                 name: str | None = None, queues: str | None = None) -> Proc:
+    """A worker as supervisord.conf runs it: prefork for 'add', a thread pool for 'check'."""
     if kind == 'add':
-        argv = ['-P', 'prefork', '-Ofair', '-c', str(concurrency or 2), '-Q', 'add_queue,default']
+        argv = ['-P', 'prefork', '-Ofair', '-c', str(concurrency or 2), '-Q', queues or 'add_queue,default']
     else:
         argv = ['-P', 'threads', '-c', str(concurrency or 60),
-                '-Q', 'route_check,common_check,route_check_ignore_result']
-    node = name or f'{kind}-{uuid.uuid4().hex[:6]}@%h'
-    proc = Proc(name or f'worker-{kind}', [str(VENV_BIN / 'celery'), '-A', 'main', 'worker', *argv,
-                                           '-n', node, '-l', 'info'],
-                env, log_dir)
+                '-Q', queues or 'route_check,common_check,route_check_ignore_result']
+    name = name or f'worker-{kind}'
+    proc = Proc(name, [str(VENV_BIN / 'celery'), '-A', 'main', 'worker', *argv,
+                       '-n', f'{name}-{uuid.uuid4().hex[:6]}@%h', '-l', 'info'], env, log_dir)
     proc.wait_log('ready.')
     return proc
 

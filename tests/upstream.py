@@ -1,4 +1,9 @@
-"""A local HTTP target for route checks: fast, slow, redirecting, failing; it counts hits."""
+"""A local HTTP target for route checks: fast, slow, redirecting, failing.
+
+It counts hits per path, and per ``t`` query token, so that a second execution of one task is
+visible. ``/slow?ms=`` sleeps, ``/redirect?to=`` answers 302, ``?status=`` and ``?size=`` shape
+the answer.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from urllib.parse import parse_qs, urlsplit
 class Upstream:
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
+        self.tokens: Counter[str] = Counter()
+        self.in_flight = 0
         self._lock = threading.Lock()
         upstream = self
 
@@ -21,17 +28,26 @@ class Upstream:
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 with upstream._lock:
                     upstream.hits[parts.path] += 1
-                if parts.path == '/slow':
+                    if 't' in query:
+                        upstream.tokens[query['t']] += 1
+                    upstream.in_flight += 1
+                try:
+                    self._answer(parts.path, query)
+                finally:
+                    with upstream._lock:
+                        upstream.in_flight -= 1
+
+            def _answer(self, path: str, query: dict[str, str]) -> None:
+                if path == '/slow':
                     time.sleep(int(query.get('ms', '1000')) / 1000)
-                if parts.path == '/redirect':
+                if path == '/redirect':
                     self.send_response(302)
                     self.send_header('Location', query['to'])
                     self.send_header('Content-Length', '0')
                     self.end_headers()
                     return
-                status = int(query.get('status', '200'))
                 body = b'x' * int(query.get('size', '2'))
-                self.send_response(status)
+                self.send_response(int(query.get('status', '200')))
                 self.send_header('Content-Length', str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
@@ -44,13 +60,25 @@ class Upstream:
             daemon_threads = True
 
         self.server = Server(('127.0.0.1', 0), Handler)
-        self.url = f'http://127.0.0.1:{self.server.server_port}'
+        self.port = self.server.server_port
+        self.url = f'http://127.0.0.1:{self.port}'
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 
     def count(self, path: str) -> int:
+        """Requests for ``path`` so far."""
         with self._lock:
             return self.hits[path]
+
+    def token_count(self, token: str) -> int:
+        """Requests that carried ``?t=token`` so far."""
+        with self._lock:
+            return self.tokens[token]
+
+    def busy(self) -> int:
+        """Requests being answered right now."""
+        with self._lock:
+            return self.in_flight
 
     def close(self) -> None:
         self.server.shutdown()

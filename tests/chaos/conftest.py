@@ -1,0 +1,58 @@
+"""Chaos suite fixtures: the tally (JSON + a "Reliability" table at the end of the session), a
+vhost per test, and a supervised system (`make run` in a temporary copy of the tree)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.chaos.tally import Tally
+from tests.supervised import System, running_system
+from tests.support import Vhost
+
+_tally: Tally | None = None
+
+
+@pytest.fixture(scope='session')
+def tally(tmp_path_factory: pytest.TempPathFactory) -> Tally:
+    global _tally
+    if _tally is None:
+        _tally = Tally(tmp_path_factory.getbasetemp() / 'reliability.json')
+    return _tally
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    if _tally is None or not _tally.rows:
+        return
+    terminalreporter.section('Reliability')
+    terminalreporter.write_line(_tally.markdown())
+    terminalreporter.write_line(f'(counts also in {_tally.path})')
+
+
+@pytest.fixture
+def vhost() -> Iterator[Vhost]:
+    """A vhost of the test's own: the workers it kills or starves serve no other test."""
+    vhost = Vhost('rc_chaos')
+    yield vhost
+    vhost.delete()
+
+
+@pytest.fixture(scope='session')
+def supervised(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[System]:
+    """`make run` in a temporary copy, with WEB_WAIT=1 so callers get a 202 and a task id quickly."""
+    with running_system(tmp_path_factory.mktemp('supervised'), log_dir, WEB_WAIT='1',
+                        ADD_CONCURRENCY='1') as system:
+        yield system
+
+
+@pytest.fixture(scope='session')
+def hostname_alias() -> str:
+    """This machine's host name, which resolves to a loopback address here."""
+    import socket
+    name = socket.gethostname()
+    addresses = {info[4][0] for info in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)}
+    if not addresses or not all(a.startswith('127.') or a == '::1' for a in addresses):
+        pytest.skip(f'{name} resolves to {addresses}, not only to loopback')
+    return name

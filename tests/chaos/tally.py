@@ -1,0 +1,70 @@
+"""The reliability tally: each scenario's counts, kept in a JSON file and printed as a table.
+
+Columns:
+    N           requests the scenario sent
+    accepted    answered 200, or 202 with a task id (the task is on the broker)
+    completed   accepted, and a result was obtained (in the answer or from GET /result/<id>)
+    lost        accepted but never completed
+    duplicated  executions beyond the first, where the upstream makes them visible (hits per
+                unique URL token); "n/a" where the task has no visible side effect
+    refused     answered 503 (nothing was sent) - expected while a broker is down
+    notes       what else was measured (latencies, restarts, RSS...)
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+COLUMNS = ('scenario', 'N', 'accepted', 'completed', 'lost', 'duplicated', 'refused', 'notes')
+
+
+@dataclass
+class Row:
+    scenario: str
+    N: int  # noqa: N815 - the table's column name
+    accepted: int
+    completed: int | str
+    lost: int | str
+    duplicated: int | str
+    refused: int = 0
+    notes: str = ''
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Tally:
+    def __init__(self, path: Path):
+        self.path = path
+        self.rows: list[Row] = []
+        self._lock = threading.Lock()
+
+    def record(self, scenario: str, calls: list, *, duplicated: int | str, notes: str = '',
+               **extra: Any) -> Row:
+        """Count a batch of ``support.Call`` objects and keep the row (written at once)."""
+        accepted = [c for c in calls if c.accepted]
+        completed = [c for c in accepted if c.final is not None and 'failed' not in c.final]
+        row = Row(scenario, len(calls), len(accepted), len(completed), len(accepted) - len(completed),
+                  duplicated, sum(c.status == 503 for c in calls), notes, extra)
+        with self._lock:
+            self.rows = [r for r in self.rows if r.scenario != scenario] + [row]
+            self.path.write_text(json.dumps([asdict(r) for r in self.rows], indent=2))
+        return row
+
+    def record_counts(self, scenario: str, n: int, accepted: int, completed: int | str, lost: int | str,
+                      duplicated: int | str, refused: int = 0, notes: str = '', **extra: Any) -> Row:
+        """A row counted by the caller (scenarios whose requests are not ``Call`` batches)."""
+        row = Row(scenario, n, accepted, completed, lost, duplicated, refused, notes, extra)  # type: ignore[arg-type]
+        with self._lock:
+            self.rows = [r for r in self.rows if r.scenario != scenario] + [row]
+            self.path.write_text(json.dumps([asdict(r) for r in self.rows], indent=2))
+        return row
+
+    def markdown(self) -> str:
+        lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
+        for row in sorted(self.rows, key=lambda r: r.scenario):
+            values = asdict(row)
+            lines.append('| ' + ' | '.join(str(values[c]) for c in COLUMNS) + ' |')
+        return '\n'.join(lines)
