@@ -33,4 +33,5 @@ clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
 
 bench: venv services
+	bash scripts/bench_tools.sh
 	source scripts/env.sh && $(PY) -m bench $(BENCH_ARGS)

@@ -1,0 +1,50 @@
+"""The naive gateway /add is compared with: Celery's blocking client called from Tornado.
+
+    WEB_PORT=8890 python -m bench.naive_web
+
+``apply_async`` runs on the event loop (a blocking, confirmed kombu publish), and the result
+is waited for with ``result.get`` in the default thread pool (min(32, cores + 4) threads),
+which is how such code is usually "made async".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import os
+import signal
+
+import tornado.web
+from tornado.httpserver import HTTPServer
+
+from add_task import add
+
+WAIT = 10.0  # seconds, as web.py's WEB_WAIT
+
+
+class AddHandler(tornado.web.RequestHandler):
+    async def get(self) -> None:
+        x, y = int(self.get_argument('x', '0')), int(self.get_argument('y', '0'))
+        result = add.apply_async((x, y))
+        value = await asyncio.get_running_loop().run_in_executor(
+            None, functools.partial(result.get, timeout=WAIT)
+        )
+        self.finish({'results': value})
+
+
+async def serve(port: int) -> None:
+    server = HTTPServer(tornado.web.Application([(r'/add', AddHandler)]))
+    server.listen(port, address='127.0.0.1', reuse_port=True)
+    logging.info('listening on http://127.0.0.1:%d (pid %d)', port, os.getpid())
+    stop = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
+    await stop.wait()
+    server.stop()
+
+
+if __name__ == '__main__':
+    # Logged like web.py (tornado.access at INFO included), so both gateways pay the same.
+    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    asyncio.run(serve(int(os.environ['WEB_PORT'])))

@@ -1,0 +1,232 @@
+"""Bringing each stack up and down: every process started here is stopped on the way out.
+
+Each stack gets its own RabbitMQ vhost (no other run's worker can take its tasks, nothing
+left over from the previous stack reaches it) and the bench's own Redis database.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import redis
+
+from bench import sysstat
+from bench.load import CPUS
+from tests.support import ROOT, VENV_BIN, Proc, Vhost, base_env, free_port, start_worker, wait_for
+
+CHECK_QUEUES = ('route_check', 'common_check', 'route_check_ignore_result')
+ADD_QUEUES = ('add_queue', 'default')
+
+
+class Stalled(Exception):
+    """The stack stopped working off its queue: it will not recover by waiting."""
+
+
+@dataclass
+class Stack:
+    url: str  # base URL the load goes to
+    groups: sysstat.Groups  # component -> root pids, for CPU accounting
+    vhost: Vhost | None = None
+    web_pids: list[int] = field(default_factory=list)
+
+    def drain(self, probe: str, fast_s: float, timeout: float = 60.0) -> None:
+        """Wait until the work a finished wrk left behind is done: its tasks out of the queues
+        and its abandoned connections served (uWSGI still answers every connection waiting in
+        its listen backlog), i.e. until ``probe`` is answered within ``fast_s`` again."""
+        if self.vhost is not None:
+            vhost = self.vhost
+            try:
+                wait_for(lambda: all(vhost.depth(q) == 0 for q in CHECK_QUEUES + ADD_QUEUES), timeout, 0.2)
+            except AssertionError:
+                depths = {q: vhost.depth(q) for q in CHECK_QUEUES + ADD_QUEUES}
+                raise Stalled(f'queues not drained within {timeout:g} s: {depths}') from None
+
+        def answers_fast() -> bool:
+            started = time.monotonic()
+            with urllib.request.urlopen(self.url + probe, timeout=timeout):
+                pass
+            return time.monotonic() - started < fast_s
+
+        try:
+            wait_for(answers_fast, timeout, 0.2)
+        except AssertionError:
+            raise Stalled(f'{probe} not answered within {fast_s:g} s for {timeout:g} s') from None
+        time.sleep(0.5)  # closing connections of the last run
+
+
+@contextmanager
+def running(proc: Proc) -> Iterator[Proc]:
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+def wait_http(url: str, timeout: float = 30.0) -> None:
+    def answers() -> bool:
+        with contextlib.suppress(urllib.request.HTTPError), urllib.request.urlopen(url, timeout=2):
+            pass
+        return True
+
+    wait_for(answers, timeout, 0.1, f'{url} answering')
+
+
+@contextmanager
+def upstream(log_dir: Path) -> Iterator[tuple[str, int]]:
+    """The slow upstream: (its URL, its pid)."""
+    port = free_port()
+    with running(
+        Proc('upstream', [sys.executable, '-m', 'bench.upstream', '--port', str(port)], base_env(), log_dir)
+    ) as proc:
+        url = f'http://127.0.0.1:{port}/'
+        wait_http(url)
+        yield url, proc.pid
+
+
+@contextmanager
+def isolated(log_dir: Path, redis_url: str) -> Iterator[tuple[Vhost, dict[str, str]]]:
+    """A fresh vhost and the environment pointing every process at it; both cleaned up after."""
+    vhost = Vhost('route_check_bench')
+    try:
+        yield vhost, base_env(BROKER_URL=vhost.url, RESULT_BACKEND=redis_url, CHECK_ALLOW='127.0.0.0/8')
+    finally:
+        vhost.delete()
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter('celery-task-meta-*', count=1000))
+        for start in range(0, len(keys), 1000):
+            client.delete(*keys[start : start + 1000])
+        client.close()
+
+
+def celery_worker(
+    stack: ExitStack, name: str, app: str, env: dict[str, str], log_dir: Path, *argv: str
+) -> Proc:
+    proc = stack.enter_context(
+        running(
+            Proc(
+                name,
+                [str(VENV_BIN / 'celery'), '-A', app, 'worker', *argv, '-n', f'{name}@%h', '-l', 'info'],
+                env,
+                log_dir,
+            )
+        )
+    )
+    proc.wait_log('ready.')
+    return proc
+
+
+def web_processes(
+    stack: ExitStack, name: str, argv: list[str], env: dict[str, str], log_dir: Path, count: int
+) -> tuple[list[Proc], str]:
+    """``count`` gateway processes sharing one port (SO_REUSEPORT)."""
+    port = free_port()
+    procs = []
+    for index in range(count):
+        proc = stack.enter_context(
+            running(Proc(f'{name}-{index}', argv, dict(env, WEB_PORT=str(port)), log_dir))
+        )
+        proc.wait_log('listening on', timeout=30)
+        procs.append(proc)
+    return procs, f'http://127.0.0.1:{port}'
+
+
+@contextmanager
+def uwsgi_flask(log_dir: Path) -> Iterator[Stack]:
+    """a. The seed's baseline: uWSGI, processes=10 threads=3, Flask calling the upstream."""
+    port = free_port()
+    argv = [
+        str(VENV_BIN / 'uwsgi'),
+        '--http-socket',
+        f'127.0.0.1:{port}',
+        '--master',
+        '--processes',
+        '10',
+        '--threads',
+        '3',
+        '--module',
+        'bench.flask_app:app',
+        '--chdir',
+        str(ROOT),
+        '--listen',
+        '4096',  # the kernel queues what 30 threads cannot take yet
+        '--die-on-term',  # exit on SIGTERM (uWSGI 2.0 reloads on it otherwise)
+        '--disable-logging',
+    ]
+    with running(Proc('uwsgi-flask', argv, base_env(), log_dir)) as proc:
+        url = f'http://127.0.0.1:{port}'
+        wait_http(f'{url}/check?url=http://127.0.0.1:1/')
+        yield Stack(url, {'uwsgi': [proc.pid]})
+
+
+@contextmanager
+def tornado_celery(
+    log_dir: Path, redis_url: str, kind: str, web_count: int, check_concurrency: int
+) -> Iterator[Stack]:
+    """web.py in front of a check worker, by ``kind``:
+    b ('seed'): one web.py, a prefork worker of concurrency 10 on route_check, as the seed ran it;
+    c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them."""
+    with ExitStack() as stack:
+        vhost, env = stack.enter_context(isolated(log_dir, redis_url))
+        if kind == 'seed':
+            worker = celery_worker(
+                stack,
+                'worker-check-seed',
+                'main',
+                env,
+                log_dir,
+                '-P',
+                'prefork',
+                '-c',
+                '10',
+                '-Q',
+                'route_check',
+            )
+        else:
+            worker = celery_worker(
+                stack,
+                f'worker-check-{kind}',
+                'main',
+                env,
+                log_dir,
+                '-P',
+                'threads',
+                '-c',
+                str(check_concurrency),
+                '-Q',
+                ','.join(CHECK_QUEUES),
+            )
+        webs, url = web_processes(stack, 'web', [sys.executable, 'web.py'], env, log_dir, web_count)
+        yield Stack(url, {'web': [p.pid for p in webs], 'worker': [worker.pid]}, vhost, [p.pid for p in webs])
+
+
+@dataclass
+class AddStacks:
+    ours: Stack
+    naive: Stack
+    env: dict[str, str]  # for the plain client: the same vhost, so the same worker
+    worker_pid: int
+
+
+@contextmanager
+def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddStacks]:
+    """Ours and the naive gateway for /add, N processes each, behind one prefork add worker
+    (-c = cores, as supervisord runs it) that the plain client uses too."""
+    with ExitStack() as stack:
+        vhost, env = stack.enter_context(isolated(log_dir, redis_url))
+        worker = stack.enter_context(running(start_worker('add', env, log_dir, CPUS)))
+        groups = {}
+        for name, argv in (
+            ('web', [sys.executable, 'web.py']),
+            ('naive-web', [sys.executable, '-m', 'bench.naive_web']),
+        ):
+            webs, url = web_processes(stack, name, argv, env, log_dir, web_count)
+            pids = [p.pid for p in webs]
+            groups[name] = Stack(url, {'web': pids, 'worker': [worker.pid]}, vhost, pids)
+        yield AddStacks(groups['web'], groups['naive-web'], env, worker.pid)
