@@ -13,12 +13,12 @@ import asyncio
 import functools
 import logging
 import os
-import signal
 
 import tornado.web
 from tornado.httpserver import HTTPServer
 
 from add_task import add
+from lifecycle import stop_requested
 
 WAIT = 10.0  # seconds, as web.py's WEB_WAIT
 
@@ -37,10 +37,7 @@ async def serve(port: int) -> None:
     server = HTTPServer(tornado.web.Application([(r'/add', AddHandler)]))
     server.listen(port, address='127.0.0.1', reuse_port=True)
     logging.info('listening on http://127.0.0.1:%d (pid %d)', port, os.getpid())
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_requested()
     server.stop()
 
 

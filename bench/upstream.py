@@ -12,11 +12,12 @@ import argparse
 import asyncio
 import logging
 import random
-import signal
 
 import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
+
+from lifecycle import stop_requested
 
 LOW, HIGH = 0.2, 0.4  # seconds; the mean (0.3 s) is what the /check bounds divide by
 MEAN = (LOW + HIGH) / 2
@@ -34,10 +35,7 @@ async def serve(port: int) -> None:
     server = HTTPServer(app)
     server.add_sockets(bind_sockets(port, '127.0.0.1', backlog=BACKLOG))
     logging.info('upstream listening on http://127.0.0.1:%d', port)
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
+    await stop_requested()
     server.stop()
 
 
