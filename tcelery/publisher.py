@@ -68,34 +68,50 @@ class Publisher:
         self._connection: AbstractRobustConnection | None = None
         self._channels: dict[bool, AbstractChannel] = {}
         self._declared: dict[tuple[bool, str, str], AbstractExchange | None] = {}
-        self._lock = asyncio.Lock()
+        self._connecting: asyncio.Future | None = None
 
     @property
     def connected(self) -> bool:
-        return self._connection is not None and not self._connection.is_closed
+        # A robust connection is not "closed" while it reconnects: ask whether it is up now.
+        return self._connection is not None and self._connection.connected.is_set()
 
     async def connect(self) -> None:
-        """Connect once; afterwards aio-pika reconnects and redeclares by itself."""
+        """Connect once; afterwards aio-pika reconnects and redeclares by itself.
+
+        The attempt is a task of its own, shielded from the requests waiting for it: one that
+        gives up (its publish timeout) must not cancel it half-way, which would leave aio-pika
+        reconnecting a connection nobody holds.
+        """
         if self._connection is not None:
             return
-        async with self._lock:
-            if self._connection is not None:
-                return
-            try:
-                connection = await aio_pika.connect_robust(
-                    self.url, timeout=self.connect_timeout,
-                    client_properties={'connection_name': 'tcelery gateway'},
-                    heartbeat=self.heartbeat,
-                )
-                self._channels = {
-                    True: await connection.channel(publisher_confirms=True, on_return_raises=True),
-                    False: await connection.channel(publisher_confirms=False),
-                }
-            except _TRANSIENT as exc:
-                raise BrokerUnavailable(f'cannot connect to the broker: {exc!r}') from exc
-            self._connection = connection
+        if self._connecting is None or self._connecting.done():
+            self._connecting = asyncio.ensure_future(self._open())
+        await asyncio.shield(self._connecting)
+
+    async def _open(self) -> None:
+        try:
+            connection = await aio_pika.connect_robust(
+                self.url, timeout=self.connect_timeout,
+                client_properties={'connection_name': 'tcelery gateway'},
+                heartbeat=self.heartbeat,
+            )
+        except _TRANSIENT as exc:
+            raise BrokerUnavailable(f'cannot connect to the broker: {exc!r}') from exc
+        try:
+            self._channels = {
+                True: await connection.channel(publisher_confirms=True, on_return_raises=True),
+                False: await connection.channel(publisher_confirms=False),
+            }
+        except BaseException as exc:
+            await connection.close()
+            if isinstance(exc, _TRANSIENT):
+                raise BrokerUnavailable(f'cannot open a channel: {exc!r}') from exc
+            raise
+        self._connection = connection
 
     async def close(self) -> None:
+        if self._connecting is not None and not self._connecting.done():
+            self._connecting.cancel()
         if self._connection is not None:
             await self._connection.close()
         self._connection = None

@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+import requests
 
 from tests.chaos.support import Load, PrivateRabbit, collect, fire
 from tests.chaos.tally import Tally
@@ -54,6 +55,9 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
         # Stay down until the gateway has refused a fair number of requests.
         wait_for(lambda: sum(c.status == 503 for c in load.since(stopped_at)) >= 3 * LOADERS,
                  60, 0.05, 'requests refused while the broker is down')
+        # The gateway's robust connection is reconnecting, not closed: health must say down.
+        health = requests.get(f'{url}/healthz', timeout=10)
+        assert health.status_code == 503 and health.json()['broker'] is False
         up_took = rabbit.start()
         up_at = time.monotonic()
         # Recovery without restarting anything: new requests are served with results again.
