@@ -47,31 +47,52 @@ def _fetch(target: route_policy.HttpTarget, address: str, timeout: float) -> url
         pool.close()
 
 
+def _read_body(response: urllib3.BaseHTTPResponse, deadline: float) -> int:
+    """Bytes read, up to BODY_CAP; a body still trickling in at the deadline is a timeout.
+
+    read1 returns what has arrived, so the deadline is checked as the bytes come.
+    """
+    size = 0
+    while size < BODY_CAP:
+        chunk = response.read1(min(8192, BODY_CAP - size))
+        if not chunk:
+            break
+        size += len(chunk)
+        if time.perf_counter() > deadline:
+            raise TimeoutError('timed out')
+    return size
+
+
 def http_check(url: str, follow_redirects: bool = False, timeout: float = DEFAULT_TIMEOUT,
                checker: route_policy.Policy | None = None) -> dict[str, Any]:
     """GET ``url`` and report ``{ok, status, latency_ms, bytes, error, url}``.
 
+    ``timeout`` is for the whole check, redirects included: each hop gets what is left of it.
     Each redirect hop is parsed, resolved and vetted again, up to MAX_REDIRECTS.
     """
     checker = checker or policy
     result: dict[str, Any] = {'ok': False, 'status': None, 'latency_ms': None, 'bytes': 0,
                               'error': None, 'url': url}
     started = time.perf_counter()
+    deadline = started + timeout
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             target = route_policy.parse_url(url)
             address = checker.choose(target.host, route_policy.resolve(target.host, target.port))
-            response = _fetch(target, address, timeout)
+            remaining = deadline - time.perf_counter()
+            if remaining <= 0:
+                raise TimeoutError('timed out')
+            response = _fetch(target, address, remaining)
             try:
                 location = response.headers.get('Location')
                 if follow_redirects and response.status in REDIRECT_STATUSES and location:
-                    url = result['url'] = urljoin(url, location)
+                    url = result['url'] = _next_hop(url, location)
                     continue
-                body = response.read(BODY_CAP)
+                size = _read_body(response, deadline)
             finally:
                 response.release_conn()
                 response.close()
-            result.update(ok=200 <= response.status < 400, status=response.status, bytes=len(body))
+            result.update(ok=200 <= response.status < 400, status=response.status, bytes=size)
             if not result['ok']:
                 result['error'] = f'HTTP {response.status}'
             break
@@ -83,6 +104,13 @@ def http_check(url: str, follow_redirects: bool = False, timeout: float = DEFAUL
         result['error'] = _describe(exc)
     result['latency_ms'] = _elapsed_ms(started)
     return result
+
+
+def _next_hop(url: str, location: str) -> str:
+    try:
+        return urljoin(url, location)
+    except ValueError as exc:  # e.g. an unbalanced "[" in the Location's host
+        raise route_policy.TargetRefused(f'redirect to a malformed URL: {exc}') from None
 
 
 def tcp_check(host: str, port: int, timeout: float = DEFAULT_TIMEOUT,

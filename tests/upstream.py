@@ -1,8 +1,8 @@
 """A local HTTP target for route checks: fast, slow, redirecting, failing.
 
 It counts hits per path, and per ``t`` query token, so that a second execution of one task is
-visible. ``/slow?ms=`` sleeps, ``/redirect?to=`` answers 302, ``?status=`` and ``?size=`` shape
-the answer.
+visible. ``/slow?ms=`` sleeps, ``/redirect?to=`` answers 302, ``/trickle?ms=`` sends its body a
+byte at a time, ``?status=`` and ``?size=`` shape the answer.
 """
 
 from __future__ import annotations
@@ -50,6 +50,12 @@ class Upstream:
                 self.send_response(int(query.get('status', '200')))
                 self.send_header('Content-Length', str(len(body)))
                 self.end_headers()
+                if path == '/trickle':  # one byte per ms milliseconds
+                    for byte in body:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                        time.sleep(int(query.get('ms', '300')) / 1000)
+                    return
                 self.wfile.write(body)
 
             def log_message(self, *args: object) -> None:
