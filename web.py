@@ -28,10 +28,11 @@ log = logging.getLogger('web')
 
 tcelery.setup_nonblocking_producer(celery_app=app)
 
-MAX_INT = 2**63 - 1  # what a worker in any language can add
+MAX_INT = 2**62  # so that x + y stays within 64 bits, for a worker in any language
 MAX_URI = 8 * 1024
 MAX_HEADERS = 16 * 1024
 TRUE, FALSE = {'1', 'true', 'yes', 'on'}, {'0', 'false', 'no', 'off', ''}
+UNAVAILABLE = 'the task queue is unavailable and did not accept the task; retry later'
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,11 @@ class Settings:
     port: int = 8889
     wait: float = 10.0  # seconds a request waits for its result before answering 202
     resolve_timeout: float = 3.0
+
+    @property
+    def longest_request(self) -> float:
+        """Resolve, publish (tcelery bounds it at 5 s), subscribe and GET (2 s each), then wait."""
+        return self.resolve_timeout + 5 + 2 * 2 + self.wait
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -93,13 +99,7 @@ class ApiHandler(tornado.web.RequestHandler):
         if sum(len(k) + len(v) for k, v in self.request.headers.get_all()) > MAX_HEADERS:
             raise ApiError(431, f'request headers larger than {MAX_HEADERS} bytes')
 
-    def on_finish(self) -> None:
-        self._uncount()
-
-    def on_connection_close(self) -> None:  # the client left: on_finish may never come
-        self._uncount()
-
-    def _uncount(self) -> None:
+    def on_finish(self) -> None:  # tornado calls it once the handler finished, client gone or not
         if self._counted:
             self._counted = False
             self.application.settings['in_flight'].leave()
@@ -149,7 +149,7 @@ class ApiHandler(tornado.web.RequestHandler):
             result = await tcelery.apply_async(task, args=args, timeout=self.web_settings.wait)
         except tcelery.BrokerUnavailable as exc:
             log.warning('broker unavailable: %s', exc)
-            raise ApiError(503, 'the task queue is unavailable; nothing was sent, retry later') from None
+            raise ApiError(503, UNAVAILABLE) from None
         except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
             self.accepted(exc.task_id)
             return None
@@ -170,7 +170,9 @@ class ApiHandler(tornado.web.RequestHandler):
         try:
             infos = await asyncio.wait_for(
                 loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), self.web_settings.resolve_timeout)
-        except (OSError, TimeoutError, UnicodeError):
+        except TimeoutError:  # our resolver is slow or busy: not the client's fault
+            raise ApiError(503, 'name resolution timed out; retry later') from None
+        except (OSError, UnicodeError):
             raise ApiError(400, f'{host} does not resolve') from None
         try:
             check_worker.policy.choose(host, route_policy.addresses_of(infos))
@@ -221,8 +223,10 @@ class CheckHandler(ApiHandler):
         try:
             task_id = await tcelery.send(task, args=args)
         except tcelery.BrokerUnavailable:
-            raise ApiError(503, 'the task queue is unavailable; nothing was sent, retry later') from None
-        self.accepted(task_id)
+            raise ApiError(503, UNAVAILABLE) from None
+        # Fire and forget: the task stores no result, so there is nothing to poll.
+        self.set_status(202)
+        self.finish({'task_id': task_id, 'status': 'SENT'})
 
 
 class ResultHandler(ApiHandler):
@@ -266,13 +270,13 @@ async def serve(settings: Settings) -> None:
     server.listen(settings.port, address=settings.host, reuse_port=True)
     log.info('listening on http://%s:%d (pid %d)', settings.host, settings.port, os.getpid())
     await stop_requested()
-    # Stop taking connections, let requests in flight finish (they wait WEB_WAIT at most), then
-    # close the broker and Redis connections. Idle keep-alive connections just close with us.
+    # Stop taking connections, let requests in flight finish, then close the broker and Redis
+    # connections. Idle keep-alive connections just close with us.
     server.stop()
     in_flight: InFlight = app.settings['in_flight']
     log.info('stopping: %d request(s) in flight', in_flight.count)
     try:
-        await asyncio.wait_for(in_flight.idle(), settings.wait + 5)
+        await asyncio.wait_for(in_flight.idle(), settings.longest_request)
     except TimeoutError:
         log.warning('stopping with %d request(s) still in flight', in_flight.count)
     await tcelery.get_producer().close()

@@ -7,7 +7,7 @@ Columns:
     lost        accepted but never completed
     duplicated  executions beyond the first, where the upstream makes them visible (hits per
                 unique URL token); "n/a" where the task has no visible side effect
-    refused     answered 503 (nothing was sent) - expected while a broker is down
+    refused     answered 503 (the broker did not accept the task) - expected while a broker is down
     notes       what else was measured (latencies, restarts, RSS...)
 """
 
