@@ -8,18 +8,31 @@ import requests
 from celery.result import AsyncResult
 from kombu import Connection
 
-from tests.support import Vhost, wait_for
+from tests.support import Vhost, start_worker, wait_for
 
 
-def test_seed_client_script(workers: dict) -> None:
-    """The seed's script, as written: apply_async, ready(), get(), ready(), then a local call."""
+def test_seed_client_script(env: dict, log_dir) -> None:
+    """The seed's script, as written: apply_async, ready(), get(), ready(), then a local call.
+
+    On a vhost of its own whose worker starts only after the first ready(): otherwise a fast
+    worker could finish the task before that line runs.
+    """
     import add_task
 
-    result = add_task.add.apply_async((1, 2))
-    assert isinstance(result, AsyncResult)
-    assert result.ready() is False
-    assert result.get(timeout=20) == 3
-    assert result.ready() is True
+    vhost = Vhost('route_check_seed_client')
+    try:
+        with Connection(vhost.url) as conn:
+            result = add_task.add.apply_async((1, 2), connection=conn)
+        assert isinstance(result, AsyncResult)
+        assert result.ready() is False
+        worker = start_worker('add', dict(env, BROKER_URL=vhost.url), log_dir, name='worker-seed-client')
+        try:
+            assert result.get(timeout=20) == 3
+            assert result.ready() is True
+        finally:
+            worker.stop()
+    finally:
+        vhost.delete()
     assert add_task.add(1, 2) == 3  # runs here, no Celery involved
 
 
