@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
 
 from .errors import BrokerUnavailable, ResultBackendUnavailable
-from .messages import build_task_messages
+from .messages import TaskMessages
 from .publisher import Publisher
 from .results import Meta, ResultWaiter
 
@@ -45,12 +44,16 @@ class NonBlockingProducer:
         self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout)
         self.results = ResultWaiter(result_url or celery_app.conf.result_backend,
                                     backend.get_key_for_task, backend.decode)
+        self._messages: dict[str, TaskMessages] = {}
 
     async def send(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
                    task_id: str | None = None) -> str:
         """Publish the task; return its id once the broker has confirmed it."""
         name = task if isinstance(task, str) else task.name
-        task_id, message, events = build_task_messages(self.app, name, args, kwargs, task_id)
+        if name not in self._messages:
+            self._messages[name] = TaskMessages(self.app, name)
+        task_id = task_id or self.results.new_task_id()
+        message, events = self._messages[name].build(task_id, args, kwargs)
         await self.publisher.publish(message)
         for event in events:
             try:
@@ -60,21 +63,20 @@ class NonBlockingProducer:
         return task_id
 
     async def apply_async(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
-                          timeout: float = 10.0, task_id: str | None = None) -> TaskResult:
+                          timeout: float = 10.0) -> TaskResult:
         """Send the task and wait up to ``timeout`` seconds for its result.
 
         Raises BrokerUnavailable (not sent), ResultTimeout (sent, not ready yet) or
         ResultBackendUnavailable (sent, with its ``task_id``: the result will be stored when
         Redis is back, so the caller can hand out the id instead of refusing the work).
         """
-        task_id = task_id or str(uuid.uuid4())
+        task_id = self.results.new_task_id()
         try:
             async with self.results.watch(task_id) as watch:
                 await self.send(task, args, kwargs, task_id)
                 return TaskResult.from_meta(task_id, await watch.result(timeout))
-        except ResultBackendUnavailable as exc:
-            if exc.task_id is None:  # the subscription failed, so nothing was sent yet
-                await self.send(task, args, kwargs, task_id)
+        except ResultBackendUnavailable as exc:  # we could not listen, so nothing was sent yet
+            await self.send(task, args, kwargs, task_id)
             raise ResultBackendUnavailable(str(exc), task_id) from exc
 
     async def result(self, task_id: str) -> TaskResult:
