@@ -112,7 +112,8 @@ def test_allowing_the_carried_ipv4_alone_does_not_open_the_ipv6_form() -> None:
 
 
 @pytest.mark.parametrize('network, name', route_policy.SPECIAL_PURPOSE, ids=str)
-def test_each_special_purpose_entry_is_refused_and_can_be_opened(network, name: str) -> None:
+def test_each_special_purpose_entry_is_refused_and_can_be_opened(network: route_policy.IPNetwork,
+                                                                 name: str) -> None:
     address = network[-2] if network.num_addresses > 2 else network[0]  # 240/4 ends in its own entry
     carried = [str(inner) for _form, inner in route_policy.embedded_ipv4(address)]
     reason = STRICT.refusal('a', str(address))
