@@ -9,6 +9,7 @@ import pytest
 import requests
 
 from tests.support import Vhost, base_env, free_port, start_web, wait_for
+from tests.test_policy import CARRIED
 from tests.upstream import Upstream
 
 QUEUES = ('add_queue', 'default', 'route_check', 'common_check', 'route_check_ignore_result')
@@ -157,6 +158,18 @@ def test_ssrf_targets_are_refused_before_sending(idle_web: str, idle_vhost: Vhos
     response = get(f'{idle_web}/check', url=url)
     assert response.status_code in (400, 403)
     assert response.json()['error']
+    assert {q: idle_vhost.depth(q) for q in QUEUES} == before
+
+
+@pytest.mark.parametrize('address, carried', CARRIED.values(), ids=CARRIED.keys())
+def test_ipv6_forms_carrying_a_refused_ipv4_are_403(idle_web: str, idle_vhost: Vhost, address: str,
+                                                    carried: str) -> None:
+    """Issue 17: http://[2002:7f00:1::]/ (6to4 of 127.0.0.1) was sent to a worker."""
+    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    for params in ({'url': f'http://[{address}]/'}, {'host': address, 'port': 80}):
+        response = get(f'{idle_web}/check', **params)
+        assert response.status_code == 403, (params, response.text)
+        assert response.json()['error'].startswith('target refused: ') and carried in response.json()['error']
     assert {q: idle_vhost.depth(q) for q in QUEUES} == before
 
 
