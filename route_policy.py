@@ -272,6 +272,18 @@ def addresses_of(infos: list[tuple]) -> list[str]:
     return list(seen)
 
 
+def literal_addresses(host: str) -> list[str] | None:
+    """``[host]`` when it is an IP address in its standard form, else None (a name to resolve).
+
+    Other spellings of an address (``127.1``, ``0x7f.1``) are left to the resolver, which
+    turns them into the address they reach.
+    """
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return None
+
+
 def resolve(host: str, port: int) -> list[str]:
     """Blocking resolution, for the worker's threads (the gateway uses the loop's resolver)."""
     try:
