@@ -14,12 +14,14 @@ import socket
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_URL_LENGTH = 2048
 MAX_HOST_LENGTH = 253
 SCHEMES = {'http': 80, 'https': 443}
+# Seconds a check may take, redirects and the body included: the gateway refuses a larger
+# ?timeout=, the tasks clamp theirs to it.
+MIN_TIMEOUT, DEFAULT_TIMEOUT, MAX_TIMEOUT = 0.1, 5.0, 30.0
 
 # Checked in this order, so the reason names the most specific class (0.0.0.0 is "unspecified",
 # not "private").
@@ -89,6 +91,10 @@ class Policy:
             if reason:
                 raise TargetRefused(reason)
         return addresses[0]
+
+    def vet(self, host: str, infos: list[tuple]) -> str:
+        """``choose`` over ``getaddrinfo`` results (the gateway resolves on its event loop)."""
+        return self.choose(host, addresses_of(infos))
 
 
 def normalise_host(host: str) -> str:

@@ -106,7 +106,7 @@ def test_parse_url_keeps_what_the_request_needs() -> None:
 def test_worker_check_refuses_what_resolves_to_a_refused_address() -> None:
     """The worker vets again (the gateway may be bypassed, or DNS may have changed)."""
     import check_worker
-    result = check_worker.http_check('http://localhost:1/', checker=STRICT)
+    result = check_worker.http_check('http://localhost:1/', policy=STRICT)
     assert result['ok'] is False and result['error'].startswith('refused: localhost resolves to 127.0.0.1')
-    result = check_worker.tcp_check('0x7f.1', 1, checker=STRICT)
+    result = check_worker.tcp_check('0x7f.1', 1, policy=STRICT)
     assert result['ok'] is False and 'loopback' in result['error']
