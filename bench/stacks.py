@@ -19,7 +19,9 @@ import redis
 
 from bench import sysstat
 from bench.load import CPUS
-from tests.support import ROOT, VENV_BIN, Proc, Vhost, base_env, free_port, start_worker, wait_for
+from support.process import ROOT, VENV_BIN, Proc, free_port, wait_for
+from support.rabbit import Vhost
+from tests.support import base_env, start_worker
 
 CHECK_QUEUES = ('route_check', 'common_check', 'route_check_ignore_result')
 ADD_QUEUES = ('add_queue', 'default')

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from support.process import Proc
+from support.rabbit import Vhost
 from tests.supervised import System, running_system
-from tests.support import REDIS_TEST_URL, Proc, Vhost, base_env, start_web, start_worker
+from tests.support import REDIS_TEST_URL, base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 
@@ -18,25 +20,24 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp('logs')
 
 
-_vhost: Vhost | None = None
+# Named at start-up, created by the first test that uses it. Any Celery app this process makes
+# (tests importing ``main``) points at it, so it never talks to another run's workers; before the
+# vhost exists, the broker refuses such a client rather than letting it reach anybody's queues.
+_vhost = Vhost(create=False)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Point this process at a private vhost before anything imports ``main``, so the in-process
-    Celery app (tests calling ``add.apply_async``) never talks to another run's workers."""
-    global _vhost
-    _vhost = Vhost()
     os.environ.update(BROKER_URL=_vhost.url, RESULT_BACKEND=REDIS_TEST_URL)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _vhost is not None:
-        _vhost.delete()
+    _vhost.delete()
 
 
 @pytest.fixture(scope='session')
 def vhost() -> Vhost:
-    assert _vhost is not None
+    if not _vhost.created:
+        _vhost.create()
     return _vhost
 
 

@@ -7,6 +7,8 @@ import pytest
 import route_policy
 from route_policy import Policy, TargetRefused
 
+pytestmark = pytest.mark.unit
+
 STRICT = Policy.from_env('')
 
 REFUSED_SPELLINGS = {

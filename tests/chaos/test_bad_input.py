@@ -22,12 +22,13 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import celeryconfig as routes
+from support.rabbit import Vhost
 from tests.chaos.support import token
 from tests.chaos.tally import Tally
-from tests.support import Vhost, base_env, start_web, start_worker
+from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
-QUEUES = ('add_queue', 'default', 'route_check', 'common_check', 'route_check_ignore_result')
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                     derandomize=False, database=None)
 seen: Counter[str] = Counter()
@@ -198,7 +199,7 @@ def ssrf_corpus() -> dict[str, str]:
 
 
 def test_ssrf_corpus_refused_before_sending(idle_web: str, idle_vhost: Vhost, tally: Tally) -> None:
-    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
     corpus = ssrf_corpus()
     answers = {name: get(f'{idle_web}/check', {'url': url}) for name, url in corpus.items()}
     me = socket.gethostname()
@@ -207,7 +208,7 @@ def test_ssrf_corpus_refused_before_sending(idle_web: str, idle_vhost: Vhost, ta
         answers[f'tcp {host}'] = get(f'{idle_web}/check', {'host': host, 'port': '6379'})
     wrong = {name: (r.status_code, r.text[:200]) for name, r in answers.items()
              if r.status_code not in (400, 403) or not r.json().get('error')}
-    after = {q: idle_vhost.depth(q) for q in QUEUES}
+    after = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
     tally.record_counts('6b. SSRF corpus via HTTP (CHECK_ALLOW empty)', len(answers),
                         sum(r.status_code < 300 for r in answers.values()), 'n/a', 'n/a', 'n/a',
                         notes=f'{sum(r.status_code in (400, 403) for r in answers.values())} refused '

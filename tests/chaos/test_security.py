@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from support.process import ROOT, wait_for
 from tests.chaos.support import listening_sockets, proc_tree, supervisord_pid
 from tests.supervised import System
-from tests.support import ROOT, wait_for
 
 
 def test_supervisord_ui_and_rpc_refuse_unauthenticated(supervised: System) -> None:
