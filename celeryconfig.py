@@ -8,6 +8,8 @@ from multiprocessing import cpu_count
 
 from kombu import Exchange, Queue
 
+# The defaults of BROKER_URL and RESULT_BACKEND are written here only (see scripts/env.sh).
+broker_url = os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//')
 result_backend = os.environ.get('RESULT_BACKEND', 'redis://127.0.0.1:6379/0')
 
 # The routes table: every task by the name Celery gives it (module.function), and its queue.

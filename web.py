@@ -1,6 +1,6 @@
 """The Tornado 6 gateway: HTTP in, Celery tasks out, results back, without blocking the loop.
 
-    python web.py            # WEB_HOST (127.0.0.1), WEB_PORT (8889), WEB_WAIT (10 s)
+    python web.py            # WEB_HOST, WEB_PORT, WEB_WAIT: see Settings
 
 Several processes can serve one port (SO_REUSEPORT); supervisord starts one per core.
 Importing this module wires nothing: ``make_app`` takes the producer and the target policy, and

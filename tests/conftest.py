@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,8 +9,9 @@ import pytest
 
 from support.process import Proc
 from support.rabbit import Vhost
+from tests import SESSION_VHOST
 from tests.supervised import System, running_system
-from tests.support import REDIS_TEST_URL, base_env, start_web, start_worker
+from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 
@@ -20,25 +20,16 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp('logs')
 
 
-# Named at start-up, created by the first test that uses it. Any Celery app this process makes
-# (tests importing ``main``) points at it, so it never talks to another run's workers; before the
-# vhost exists, the broker refuses such a client rather than letting it reach anybody's queues.
-_vhost = Vhost(create=False)
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    os.environ.update(BROKER_URL=_vhost.url, RESULT_BACKEND=REDIS_TEST_URL)
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
-    _vhost.delete()
+    SESSION_VHOST.delete()
 
 
 @pytest.fixture(scope='session')
 def vhost() -> Vhost:
-    if not _vhost.created:
-        _vhost.create()
-    return _vhost
+    """The vhost this process's Celery app points at (see tests/__init__.py)."""
+    if not SESSION_VHOST.created:
+        SESSION_VHOST.create()
+    return SESSION_VHOST
 
 
 @pytest.fixture(scope='session')

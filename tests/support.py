@@ -3,7 +3,6 @@ the way supervisord.conf starts them."""
 
 from __future__ import annotations
 
-import os
 import sys
 import uuid
 from pathlib import Path
@@ -11,8 +10,7 @@ from pathlib import Path
 import celeryconfig as routes
 from support.process import Proc, child_env, free_port
 from support.worker import worker_argv
-
-REDIS_TEST_URL = os.environ.get('TEST_RESULT_BACKEND', 'redis://127.0.0.1:6379/1')
+from tests import REDIS_TEST_URL
 
 
 def base_env(**overrides: str) -> dict[str, str]:
