@@ -15,6 +15,8 @@ from main import app
 from tcelery.events import SentEvents
 from tcelery.messages import Publication, TaskMessages, build_task_messages
 
+pytestmark = pytest.mark.unit
+
 TASKS = {
     'add_task.add': st.tuples(st.integers(), st.integers()),
     'check_worker.check': st.tuples(st.text(), st.booleans(), st.floats(allow_nan=False)),
