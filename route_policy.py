@@ -170,10 +170,6 @@ class Policy:
                 raise TargetRefused(reason)
         return addresses[0]
 
-    def vet(self, host: str, infos: list[tuple]) -> str:
-        """``choose`` over ``getaddrinfo`` results (the gateway resolves on its event loop)."""
-        return self.choose(host, addresses_of(infos))
-
 
 def not_public(ip: IPAddress) -> str | None:
     """Why ``ip`` is not a public address (the registry entry or ipaddress class), or None.
