@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import socket
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +22,10 @@ import tornado.web
 import uvloop
 from tornado.httpserver import HTTPServer
 
+import access_log
 import celeryconfig as routes
+import gateway_metrics
+import openapi
 import route_policy
 import tcelery
 from lifecycle import stop_requested
@@ -32,6 +37,7 @@ MAX_URI = 8 * 1024
 MAX_HEADERS = 16 * 1024
 TRUE, FALSE = {'1', 'true', 'yes', 'on'}, {'0', 'false', 'no', 'off', ''}
 UNAVAILABLE = 'the task queue is unavailable and did not accept the task; retry later'
+REQUEST_ID = re.compile(r'[A-Za-z0-9._:/+=@-]{1,128}', re.ASCII)  # what a client's X-Request-ID may be
 
 
 @dataclass(frozen=True)
@@ -41,6 +47,7 @@ class Settings:
     wait: float = 10.0  # seconds a request waits for its result before answering 202
     resolve_timeout: float = 3.0
     access_log: bool = False  # a line per answered request; errors are logged either way
+    log_format: str = 'text'  # or 'json': one JSON object per line
 
     @property
     def longest_request(self) -> float:
@@ -54,6 +61,7 @@ class Settings:
             port=int(os.environ.get('WEB_PORT', cls.port)),
             wait=float(os.environ.get('WEB_WAIT', cls.wait)),
             access_log=os.environ.get('WEB_ACCESS_LOG', '0').strip().lower() in TRUE,
+            log_format=os.environ.get('LOG_FORMAT', cls.log_format).strip().lower(),
         )
 
 
@@ -67,10 +75,12 @@ class InFlight:
 
     def enter(self) -> None:
         self.count += 1
+        gateway_metrics.IN_FLIGHT.inc()
         self._idle.clear()
 
     def leave(self) -> None:
         self.count -= 1
+        gateway_metrics.IN_FLIGHT.dec()
         if not self.count:
             self._idle.set()
 
@@ -81,16 +91,28 @@ class InFlight:
 class ApiError(tornado.web.HTTPError):
     """An error whose message is meant for the client."""
 
-    def __init__(self, status: int, message: str, **extra: Any):
+    def __init__(self, status: int, message: str, cause: str | None = None, **extra: Any):
         super().__init__(status, reason=None)
         self.message = message
+        self.cause = cause  # for the log only
         self.extra = extra
 
 
 class ApiHandler(tornado.web.RequestHandler):
-    """JSON in every answer, errors included; never a traceback."""
+    """JSON in every answer, errors included; never a traceback. Every answer carries the
+    request's X-Request-ID."""
 
+    endpoint = 'unmatched'  # the metrics' and the access log's name for the handler's URL
     _counted = False
+    request_id: str | None = None
+    task_id: str | None = None  # for the access log, once known
+    refusal: str | None = None  # why the answer is an error, for the access log
+
+    def set_default_headers(self) -> None:  # also after clear(), which an error answer calls
+        if self.request_id is None:
+            given = self.request.headers.get('X-Request-ID', '')
+            self.request_id = given if REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        self.set_header('X-Request-ID', self.request_id)
 
     def prepare(self) -> None:
         self.application.settings['in_flight'].enter()
@@ -112,8 +134,10 @@ class ApiHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get('exc_info', (None, None, None))[1]
         if isinstance(exc, ApiError):
+            self.refusal = exc.message if exc.cause is None else f'{exc.message} ({exc.cause})'
             self.finish({'error': exc.message, **exc.extra})
         else:  # tornado's own 4xx (e.g. 405) or an unexpected 500: the reason phrase only
+            self.refusal = self._reason
             self.finish({'error': self._reason})
 
     @property
@@ -156,22 +180,31 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(400, f'{name} must be between {low:g} and {high:g}')
         return value
 
+    @property
+    def task_headers(self) -> dict[str, str]:
+        """Headers of the task's message: the worker logs the request id, Flower shows it."""
+        return {'request_id': self.request_id or ''}
+
     async def run_task(self, task: str, args: list) -> tcelery.TaskResult | None:
         """Run the task and return its result; or answer 202/503 and return None."""
         try:
-            result = await self.producer.apply_async(task, args, timeout=self.web_settings.wait)
+            result = await self.producer.apply_async(task, args, timeout=self.web_settings.wait,
+                                                     headers=self.task_headers)
         except tcelery.BrokerUnavailable as exc:
-            log.warning('broker unavailable: %s', exc)
-            raise ApiError(503, UNAVAILABLE) from None
+            raise unavailable(exc) from None
         except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
+            gateway_metrics.RESULT_WAITS_ACCEPTED.labels(
+                'timeout' if isinstance(exc, tcelery.ResultTimeout) else 'result_backend_unavailable').inc()
             self.accepted(exc.task_id)
             return None
+        self.task_id = result.task_id
         if result.status != 'SUCCESS':
             raise ApiError(502, f'task {result.status.lower()}', task_id=result.task_id,
                            detail=result.result)
         return result
 
     def accepted(self, task_id: str) -> None:
+        self.task_id = task_id
         location = self.reverse_url('result', task_id)
         self.set_status(202)
         self.set_header('Location', location)
@@ -200,7 +233,15 @@ class ApiHandler(tornado.web.RequestHandler):
         return route_policy.addresses_of(infos)
 
 
+def unavailable(exc: tcelery.BrokerUnavailable) -> ApiError:
+    """The 503 of a task the broker did not accept, counted."""
+    gateway_metrics.BROKER_UNAVAILABLE.inc()
+    return ApiError(503, UNAVAILABLE, cause=str(exc))
+
+
 class AddHandler(ApiHandler):
+    endpoint = '/add'
+
     async def get(self) -> None:
         x, y = self.int_argument('x'), self.int_argument('y')
         result = await self.run_task(routes.ADD, [x, y])
@@ -210,6 +251,8 @@ class AddHandler(ApiHandler):
 
 class CheckHandler(ApiHandler):
     """``?url=`` for an HTTP(S) check, ``?host=&port=`` for a TCP connect check."""
+
+    endpoint = '/check'
 
     async def get(self) -> None:
         url, host = self.get_argument('url', None), self.get_argument('host', None)
@@ -242,15 +285,17 @@ class CheckHandler(ApiHandler):
 
     async def send_only(self, task: str, args: list) -> None:
         try:
-            task_id = await self.producer.send(task, args)
-        except tcelery.BrokerUnavailable:
-            raise ApiError(503, UNAVAILABLE) from None
+            task_id = self.task_id = await self.producer.send(task, args, headers=self.task_headers)
+        except tcelery.BrokerUnavailable as exc:
+            raise unavailable(exc) from None
         # Fire and forget: the task stores no result, so there is nothing to poll.
         self.set_status(202)
         self.finish({'task_id': task_id, 'status': 'SENT'})
 
 
 class ResultHandler(ApiHandler):
+    endpoint = '/result/{task_id}'
+
     async def get(self, task_id: str) -> None:
         try:
             result = await self.producer.result(task_id)
@@ -260,10 +305,33 @@ class ResultHandler(ApiHandler):
 
 
 class HealthHandler(ApiHandler):
+    endpoint = '/healthz'
+
     async def get(self) -> None:
         health = await self.producer.health()
         self.set_status(200 if all(health.values()) else 503)
         self.finish(health)
+
+
+class MetricsHandler(ApiHandler):
+    """Prometheus's text format, summed over the gateway's processes."""
+
+    endpoint = '/metrics'
+
+    def get(self) -> None:
+        body, content_type = gateway_metrics.exposition()
+        self.set_header('Content-Type', content_type)
+        self.finish(body)
+
+
+class OpenApiHandler(ApiHandler):
+    """The API's contract, openapi.yaml, as JSON."""
+
+    endpoint = '/openapi.json'
+
+    def get(self) -> None:
+        self.set_header('Content-Type', 'application/json')
+        self.finish(openapi.document_json())
 
 
 class NotFoundHandler(ApiHandler):
@@ -277,6 +345,8 @@ urls = [
     (r'/check', CheckHandler),
     tornado.web.url(r'/result/([0-9a-fA-F-]{36})', ResultHandler, name='result'),
     (r'/healthz', HealthHandler),
+    (r'/metrics', MetricsHandler),
+    (r'/openapi.json', OpenApiHandler),
 ]
 
 
@@ -284,7 +354,8 @@ def make_app(settings: Settings, producer: tcelery.NonBlockingProducer,
              policy: route_policy.Policy) -> tornado.web.Application:
     """The gateway, sending tasks through ``producer`` to targets ``policy`` allows."""
     return tornado.web.Application(urls, default_handler_class=NotFoundHandler, route_check=settings,
-                                   producer=producer, policy=policy, in_flight=InFlight())
+                                   producer=producer, policy=policy, in_flight=InFlight(),
+                                   log_function=access_log.request_logger(settings.access_log))
 
 
 async def serve(settings: Settings, producer: tcelery.NonBlockingProducer,
@@ -312,11 +383,9 @@ def run() -> None:
 
     # The tasks' own options (ignore_result) go into their messages, as Celery's apply_async does.
     app.loader.import_default_modules()
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     settings = Settings.from_env()
-    if not settings.access_log:  # tornado logs 4xx at WARNING and 5xx at ERROR: those stay
-        logging.getLogger('tornado.access').setLevel(logging.WARNING)
-    producer = tcelery.setup_nonblocking_producer(celery_app=app)
+    access_log.configure(settings.log_format)
+    producer = tcelery.setup_nonblocking_producer(celery_app=app, observer=gateway_metrics.MetricsObserver())
     # uvloop: ~5% less CPU per request than asyncio's own loop (make bench).
     uvloop.run(serve(settings, producer, route_policy.Policy.from_env()))
 

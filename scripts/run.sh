@@ -7,6 +7,8 @@ bash scripts/services.sh
 source scripts/env.sh
 "$VENV_BIN/python" -m scripts.wait_services
 mkdir -p var/log var/run
+# The web processes' metrics files (supervisord.conf): counters start again from zero with supervisord.
+rm -rf var/run/metrics && mkdir var/run/metrics
 web=$("$VENV_BIN/python" -c 'from web import Settings; s = Settings.from_env(); print(f"{s.host}:{s.port}")')
 echo "route_check: web http://$web  flower http://$FLOWER_HOST:$FLOWER_PORT" \
      "supervisor http://$SUPERVISOR_HOST:$SUPERVISOR_PORT  fleet http://$FLEET_HOST:$FLEET_PORT" \

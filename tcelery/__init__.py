@@ -15,10 +15,11 @@ from typing import Any
 from celery import Celery, Task
 
 from .errors import BrokerUnavailable, ResultBackendUnavailable, ResultTimeout, TceleryError
+from .observer import Observer
 from .producer import NonBlockingProducer, TaskResult
 
 __all__ = [
-    'BrokerUnavailable', 'NonBlockingProducer', 'ResultBackendUnavailable', 'ResultTimeout',
+    'BrokerUnavailable', 'NonBlockingProducer', 'Observer', 'ResultBackendUnavailable', 'ResultTimeout',
     'TaskResult', 'TceleryError', 'apply_async', 'get_producer', 'send', 'setup_nonblocking_producer',
 ]
 

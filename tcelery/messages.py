@@ -85,17 +85,19 @@ def _task_options(app: Celery, name: str, args: list | tuple, kwargs: dict | Non
 
 
 def build_task_messages(app: Celery, name: str, args: list | tuple = (), kwargs: dict | None = None,
-                        task_id: str | None = None) -> tuple[str, Publication, list[Publication]]:
+                        task_id: str | None = None, headers: dict[str, Any] | None = None,
+                        ) -> tuple[str, Publication, list[Publication]]:
     """The task's message and its events (the "task-sent" event when enabled), as Celery makes them.
 
     Mirrors the steps of ``Celery.send_task``: the task's own options, the router, then
-    ``as_task_v2`` and ``send_task_message``.
+    ``as_task_v2`` and ``send_task_message``, which adds ``headers`` (``apply_async(headers=...)``)
+    to the message's own.
     """
     task_id = task_id or str(uuid.uuid4())
     message_options, options = _task_options(app, name, args, kwargs)
     message = app.amqp.as_task_v2(task_id, name, args, kwargs, **message_options)
     recorder = RecordingProducer()
-    app.amqp.send_task_message(recorder, name, message, **options)
+    app.amqp.send_task_message(recorder, name, message, headers=headers, **options)
     task_message, *events = recorder.publications
     return task_id, task_message, events
 
@@ -121,14 +123,14 @@ class TaskMessages:
             self._route = {key: sent[key] for key in ('queue', 'exchange', 'routing_key')}
         self._serializer = app.conf.task_serializer
 
-    def build(self, task_id: str, args: list | tuple = (),
-              kwargs: dict | None = None) -> tuple[Publication, dict[str, Any] | None]:
+    def build(self, task_id: str, args: list | tuple = (), kwargs: dict | None = None,
+              headers: dict[str, Any] | None = None) -> tuple[Publication, dict[str, Any] | None]:
         """The task's message for one call, the same as ``build_task_messages``, and the fields
         of its task-sent event (None when those events are off)."""
         message = self._app.amqp.as_task_v2(task_id, self._name, args, kwargs, **self._options)
         _, _, body = dumps(message.body, serializer=self._serializer)
         task = replace(self._task, body=body.encode() if isinstance(body, str) else body,
-                       headers={**self._task.headers, **message.headers},
+                       headers={**self._task.headers, **message.headers, **(headers or {})},
                        properties={**self._task.properties, **message.properties})
         if message.sent_event is None:
             return task, None

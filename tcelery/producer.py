@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,7 @@ from celery import Celery, Task
 from .errors import BrokerUnavailable, ResultBackendUnavailable
 from .events import SentEvents
 from .messages import TaskMessages
+from .observer import Observer
 from .publisher import Publisher
 from .results import Meta, ResultWaiter
 
@@ -37,30 +39,43 @@ class NonBlockingProducer:
     """
 
     def __init__(self, celery_app: Celery, *, broker_url: str | None = None,
-                 result_url: str | None = None, publish_timeout: float = 5.0):
+                 result_url: str | None = None, publish_timeout: float = 5.0,
+                 observer: Observer | None = None):
         self.app = celery_app
+        self.observer = observer or Observer()
         backend = celery_app.backend  # Celery's own key naming and payload decoding
-        self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout)
+        self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout,
+                                   on_connection=self.observer.broker_connection)
         self.results = ResultWaiter(result_url or celery_app.conf.result_backend,
-                                    backend.get_key_for_task, backend.decode)
+                                    backend.get_key_for_task, backend.decode,
+                                    on_subscription=self.observer.result_backend_connection)
         self._messages: dict[str, TaskMessages] = {}
         self.sent_events = SentEvents(celery_app, functools.partial(self.publisher.publish, confirm=False))
 
     async def send(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
-                   task_id: str | None = None) -> str:
-        """Publish the task; return its id once the broker has confirmed it."""
+                   task_id: str | None = None, headers: dict[str, str] | None = None) -> str:
+        """Publish the task; return its id once the broker has confirmed it.
+
+        ``headers`` are added to the message's, as ``apply_async(headers=...)`` adds them.
+        """
         name = task if isinstance(task, str) else task.name
         if name not in self._messages:
             self._messages[name] = TaskMessages(self.app, name)
         task_id = task_id or self.results.new_task_id()
-        message, sent_event = self._messages[name].build(task_id, args, kwargs)
-        await self.publisher.publish(message)
-        if sent_event is not None:
-            self.sent_events.add(sent_event)
+        message, sent_event = self._messages[name].build(task_id, args, kwargs, headers)
+        started = time.perf_counter()
+        try:
+            await self.publisher.publish(message)
+        except BrokerUnavailable:
+            self.observer.published(name, time.perf_counter() - started, False)
+            raise
+        self.observer.published(name, time.perf_counter() - started, True)
+        if sent_event is not None:  # the headers too, so that a monitor such as Flower can show them
+            self.sent_events.add({**sent_event, **(headers or {})})
         return task_id
 
     async def apply_async(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
-                          timeout: float = 10.0) -> TaskResult:
+                          timeout: float = 10.0, headers: dict[str, str] | None = None) -> TaskResult:
         """Send the task and wait up to ``timeout`` seconds for its result.
 
         Raises BrokerUnavailable (not sent), ResultTimeout (sent, not ready yet) or
@@ -70,10 +85,10 @@ class NonBlockingProducer:
         task_id = self.results.new_task_id()
         try:
             async with self.results.watch(task_id) as watch:
-                await self.send(task, args, kwargs, task_id)
+                await self.send(task, args, kwargs, task_id, headers)
                 return TaskResult.from_meta(task_id, await watch.result(timeout))
         except ResultBackendUnavailable as exc:  # we could not listen, so nothing was sent yet
-            await self.send(task, args, kwargs, task_id)
+            await self.send(task, args, kwargs, task_id, headers)
             raise ResultBackendUnavailable(str(exc), task_id) from exc
 
     async def result(self, task_id: str) -> TaskResult:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import aio_pika
@@ -59,8 +60,10 @@ class Publisher:
     """
 
     def __init__(self, url: str, *, connect_timeout: float = 2.0, confirm_timeout: float = 2.0,
-                 publish_timeout: float = 5.0, heartbeat: int = 30):
+                 publish_timeout: float = 5.0, heartbeat: int = 30,
+                 on_connection: Callable[[bool], None] = lambda up: None):
         self.url = url
+        self._on_connection = on_connection  # told when the connection comes up or goes down
         self.connect_timeout = connect_timeout
         self.confirm_timeout = confirm_timeout
         self.publish_timeout = publish_timeout
@@ -108,6 +111,9 @@ class Publisher:
                 raise BrokerUnavailable(f'cannot open a channel: {exc!r}') from exc
             raise
         self._connection = connection
+        connection.close_callbacks.add(lambda *_: self._on_connection(False))
+        connection.reconnect_callbacks.add(lambda *_: self._on_connection(True))
+        self._on_connection(True)
 
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():

@@ -60,7 +60,7 @@ class Watch:
 
 class ResultWaiter:
     def __init__(self, url: str, key_for: Callable[[str], bytes], decode: Callable[[bytes], Meta], *,
-                 socket_timeout: float = 2.0):
+                 socket_timeout: float = 2.0, on_subscription: Callable[[bool], None] = lambda up: None):
         # Short timeouts: a dead Redis must turn into a quick answer, not a hung request.
         self._redis = aioredis.from_url(url, socket_connect_timeout=socket_timeout,
                                         socket_timeout=socket_timeout, health_check_interval=30)
@@ -74,6 +74,7 @@ class ResultWaiter:
         self._subscribed = asyncio.Event()  # set while the pattern subscription is confirmed
         self._subscribing = asyncio.Lock()
         self._reader: asyncio.Task | None = None
+        self._on_subscription = on_subscription  # told when the subscription is confirmed or lost
 
     def new_task_id(self) -> str:
         """A random UUID4 whose first group is this process's prefix, so our pattern matches it."""
@@ -128,6 +129,7 @@ class ResultWaiter:
             except _PUBSUB_ERRORS as exc:
                 if self._subscribed.is_set():
                     log.warning('result channel lost (%r); reconnecting', exc)
+                    self._on_subscription(False)
                 self._subscribed.clear()
                 await asyncio.sleep(0.5)
                 continue
@@ -137,6 +139,7 @@ class ResultWaiter:
                 self._deliver(message['channel'], message['data'])
             elif message['type'] == 'psubscribe':
                 self._subscribed.set()
+                self._on_subscription(True)
                 await self._refetch()
 
     def _deliver(self, key: bytes, payload: bytes) -> None:

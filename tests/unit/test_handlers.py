@@ -33,6 +33,7 @@ class FakeProducer:
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, list]] = []
+        self.headers: list[dict | None] = []  # each task's extra message headers
         self.outcome: tcelery.TaskResult | Exception = tcelery.TaskResult(TASK_ID, 'SUCCESS', None)
         self.health_answer = {'broker': True, 'result_backend': True}
         self.closed = False
@@ -43,15 +44,17 @@ class FakeProducer:
         return self.outcome
 
     async def send(self, task: str, args: list | tuple = (), kwargs: dict | None = None,
-                   task_id: str | None = None) -> str:
+                   task_id: str | None = None, headers: dict | None = None) -> str:
         self.sent.append((task, list(args)))
+        self.headers.append(headers)
         if isinstance(self.outcome, tcelery.BrokerUnavailable):
             raise self.outcome
         return TASK_ID
 
     async def apply_async(self, task: str, args: list | tuple = (), kwargs: dict | None = None,
-                          timeout: float = 10.0, task_id: str | None = None) -> tcelery.TaskResult:
+                          timeout: float = 10.0, headers: dict | None = None) -> tcelery.TaskResult:
         self.sent.append((task, list(args)))
+        self.headers.append(headers)
         return self._answer()
 
     async def result(self, task_id: str) -> tcelery.TaskResult:

@@ -58,6 +58,19 @@ def test_message_is_what_celery_sends(app, name: str) -> None:
     assert [event.routing_key for event in events] == ['task.sent']
 
 
+def test_custom_headers_travel_as_celerys(app, templates: dict) -> None:
+    """``apply_async(headers=...)``: the gateway's request id reaches the worker the same way."""
+    headers = {'request_id': 'req-1'}
+    with Connection('memory://') as conn:
+        app.tasks[routes.ADD].apply_async(args=[1, 2], connection=conn, headers=headers)
+        celerys = conn.default_channel.basic_get(routes.QUEUE_OF[routes.ADD], no_ack=True)
+    task_id, ours, _ = build_task_messages(app, routes.ADD, [1, 2], headers=headers)
+    assert celerys.headers['request_id'] == ours.headers['request_id'] == 'req-1'
+    assert {k: v for k, v in ours.headers.items() if k not in VOLATILE} == \
+        {k: v for k, v in celerys.headers.items() if k not in VOLATILE}
+    assert templates[routes.ADD].build(task_id, [1, 2], None, headers)[0] == ours
+
+
 TASKS = {
     routes.ADD: st.tuples(st.integers(), st.integers()),
     routes.HTTP_CHECK: st.tuples(st.text(), st.booleans(), st.floats(allow_nan=False)),
