@@ -1,9 +1,12 @@
 """The Celery application, as in the seed: ``celery -A main worker``."""
 
+import logging
+
 from celery import Celery, signals
 
 app = Celery('route_check', include=['add_task', 'check_worker'])
 app.config_from_object('celeryconfig')  # BROKER_URL and RESULT_BACKEND are read there
+task_log = logging.getLogger('route_check.tasks')
 
 
 @signals.celeryd_init.connect
@@ -13,3 +16,12 @@ def _no_publisher_confirms_in_workers(conf, **_) -> None:
     connection, holding the event lock forever: the worker stalls under load (found by make bench).
     Clients (the gateway's own publisher, Python callers) keep confirms."""
     conf.broker_transport_options = {**conf.broker_transport_options, 'confirm_publish': False}
+
+
+@signals.task_prerun.connect
+def _log_request_id(task_id: str, task, **_) -> None:
+    """The gateway's X-Request-ID travels in the task's headers (``request_id``): name it in the
+    worker's log, next to the task id, so a request can be followed from the gateway's log here."""
+    request_id = getattr(task.request, 'request_id', None)
+    if request_id:
+        task_log.info('Task %s[%s] request_id=%s', task.name, task_id, request_id)

@@ -137,6 +137,8 @@ class ApiHandler(tornado.web.RequestHandler):
             self.refusal = exc.message if exc.cause is None else f'{exc.message} ({exc.cause})'
             self.finish({'error': exc.message, **exc.extra})
         else:  # tornado's own 4xx (e.g. 405) or an unexpected 500: the reason phrase only
+            if status_code == 405:  # RFC 9110: a 405 lists the methods there are
+                self.set_header('Allow', 'GET')
             self.refusal = self._reason
             self.finish({'error': self._reason})
 
