@@ -17,6 +17,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
+from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import route_policy
@@ -26,7 +27,8 @@ from tests.upstream import Upstream
 
 UPSTREAM_HOST = '127.0.0.77'
 WAIT = 2.0  # WEB_WAIT of the fuzzed gateway: a slower answer is a 202
-schema = schemathesis.openapi.from_path(ROOT / 'openapi.yaml')
+schema = schemathesis.openapi.from_path(
+    ROOT / 'openapi.yaml', config=SchemathesisConfig.from_path(Path(__file__).with_name('schemathesis.toml')))
 
 
 @pytest.fixture(scope='module')
