@@ -5,12 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit lint bench services venv browser clean
+.PHONY: run test unit lint bench services venv browser prometheus clean
 
 run: venv
 	bash scripts/run.sh
 
-test: venv services browser
+test: venv services browser prometheus
 	source scripts/env.sh && $(PY) -m pytest $(PYTEST_ARGS)
 
 # The tests that need no RabbitMQ, Redis or other service: policy, messages, handlers in-process,
@@ -26,6 +26,9 @@ services:
 
 browser:
 	bash scripts/browser.sh
+
+prometheus:
+	bash scripts/prometheus.sh
 
 venv: $(VENV)/.installed
 

@@ -1,0 +1,122 @@
+"""A real Prometheus (Debian's package, scripts/prometheus.sh) scraping the supervised system:
+both web.py processes through their one port, and Flower. deploy/prometheus/ is checked by
+promtool, and its alert rules by promtool's rule tests."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from support.process import ROOT, Proc, free_port, wait_for
+from tests.supervised import System
+
+DEPLOY = ROOT / 'deploy' / 'prometheus'
+ADD_OK = 'sum(route_check_http_requests_total{endpoint="/add",status="200"})'
+CHECK_BAD = 'sum(route_check_http_requests_total{endpoint="/check",status="400"})'
+
+
+def promtool(*args: str) -> str:
+    done = subprocess.run(['promtool', *args], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_the_shipped_config_and_rules_are_valid() -> None:
+    assert 'SUCCESS' in promtool('check', 'config', str(DEPLOY / 'prometheus.yml'))
+    assert 'SUCCESS: 6 rules found' in promtool('check', 'rules', str(DEPLOY / 'alerts.yml'))
+    assert 'SUCCESS' in promtool('test', 'rules', str(DEPLOY / 'alerts_test.yml'))
+
+
+def scrape_config(system: System) -> dict:
+    """The shipped config on this system's ports, scraping every second."""
+    config = yaml.safe_load((DEPLOY / 'prometheus.yml').read_text())
+    config['global'] = {'scrape_interval': '1s', 'evaluation_interval': '1s'}
+    config['rule_files'] = [str(DEPLOY / 'alerts.yml')]
+    address = {'route_check_gateway': system.web, 'flower': system.flower}
+    for job in config['scrape_configs']:
+        job['static_configs'] = [{'targets': [address[job['job_name']].removeprefix('http://')]}]
+    return config
+
+
+@pytest.fixture(scope='module')
+def prometheus(system: System, tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[str]:
+    home = tmp_path_factory.mktemp('prometheus')
+    config = home / 'prometheus.yml'
+    config.write_text(yaml.safe_dump(scrape_config(system)))
+    promtool('check', 'config', str(config))
+    port = free_port()
+    argv = ['prometheus', f'--config.file={config}', f'--storage.tsdb.path={home / "data"}',
+            f'--web.listen-address=127.0.0.1:{port}']
+    proc = Proc('prometheus', argv, {'PATH': '/usr/bin:/bin'}, log_dir)
+    url = f'http://127.0.0.1:{port}'
+    try:
+        wait_for(lambda: requests.get(f'{url}/-/ready', timeout=2).ok, 60, 0.2, 'Prometheus ready')
+        yield url
+    finally:
+        proc.stop()
+
+
+def query(prometheus: str, promql: str) -> float | None:
+    """The value of a scalar-like PromQL query now, or None when it has no sample."""
+    answer = requests.get(f'{prometheus}/api/v1/query', params={'query': promql}, timeout=5).json()
+    assert answer['status'] == 'success', answer
+    result = answer['data']['result']
+    return float(result[0]['value'][1]) if result else None
+
+
+def gateway_count(system: System, endpoint: str, status: str) -> float:
+    """What the gateway itself reports now: the sum any of its processes serves."""
+    text = requests.get(f'{system.web}/metrics', timeout=5).text
+    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
+               if s.name == 'route_check_http_requests_total'
+               and (s.labels['endpoint'], s.labels['status']) == (endpoint, status))
+
+
+def settled(prometheus: str, promql: str, expected: float) -> bool:
+    """True once Prometheus's latest scrape shows ``expected``; fails at once if it goes past it."""
+    value = query(prometheus, promql) or 0.0
+    assert value <= expected, (promql, value, expected)
+    return value == expected
+
+
+def test_prometheus_counts_the_requests_sent(system: System, prometheus: str) -> None:
+    # Both processes' counts, whatever reached them before: what Prometheus sees now must match.
+    base_add, base_bad = gateway_count(system, '/add', '200'), gateway_count(system, '/check', '400')
+    wait_for(lambda: settled(prometheus, ADD_OK, base_add) and settled(prometheus, CHECK_BAD, base_bad),
+             30, 0.5, 'Prometheus caught up with the gateway')
+    sent_add, sent_bad = 17, 5
+    for n in range(sent_add):  # a new connection each: the kernel spreads them over both processes
+        answer = requests.get(f'{system.web}/add', params={'x': n, 'y': 1}, timeout=15)
+        assert answer.json() == {'results': n + 1}
+    for _ in range(sent_bad):
+        assert requests.get(f'{system.web}/check', params={'url': 'ftp://x/'}, timeout=15).status_code == 400
+    wait_for(lambda: settled(prometheus, ADD_OK, base_add + sent_add)
+             and settled(prometheus, CHECK_BAD, base_bad + sent_bad), 30, 0.5, 'Prometheus counting them')
+    # Both web processes answered some of them, and each wrote its own counts.
+    pids = {p['pid'] for name, p in system.states().items() if name.startswith('web-')}
+    files = {path.name for path in (system.home / 'var/run/metrics').glob('counter_*.db')}
+    assert {f'counter_{pid}.db' for pid in pids} <= files, (pids, files)
+    published = 'sum(route_check_task_publishes_total{task="add_task.add",outcome="confirmed"})'
+    assert query(prometheus, published) >= sent_add
+    assert query(prometheus, 'min(route_check_broker_connected)') == 1
+
+
+def test_prometheus_scrapes_flower(system: System, prometheus: str) -> None:
+    requests.get(f'{system.web}/add', params={'x': 1, 'y': 1}, timeout=15)
+    wait_for(lambda: query(prometheus, 'up{job="flower"}') == 1, 30, 0.5, 'Flower scraped')
+    # The gateway's batched task-sent events reach Flower, which counts them per task.
+    wait_for(lambda: (query(prometheus, 'sum(flower_events_total{type="task-sent",task="add_task.add"})')
+                      or 0) > 0, 30, 0.5, "Flower's count of task-sent events")
+    wait_for(lambda: query(prometheus, 'count(flower_worker_online == 1)') == 2, 30, 0.5, 'workers online')
+
+    def rules() -> list[dict]:
+        return requests.get(f'{prometheus}/api/v1/rules', timeout=5).json()['data']['groups'][0]['rules']
+    names = {rule['name'] for rule in rules()}
+    assert {'GatewayErrorRatioHigh', 'WorkerMissing', 'TaskBacklogGrowing'} <= names
+    wait_for(lambda: all(rule['health'] == 'ok' for rule in rules()), 30, 0.5, 'every rule evaluated')
