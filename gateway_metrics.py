@@ -58,13 +58,23 @@ RESULT_BACKEND_UP = Gauge('route_check_result_backend_connected',
                           'the first request that waits for a result', multiprocess_mode='livemin')
 
 
+# Labelled children, looked up once: prometheus_client's labels() costs more than the increment.
+_requests: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+_publishes: dict[tuple[str, bool], tuple[Counter, Histogram]] = {}
+METHODS = frozenset({'GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'})
+
+
 class MetricsObserver(tcelery.Observer):
     """What tcelery reports, as metrics."""
 
     def published(self, task: str, seconds: float, accepted: bool) -> None:
-        PUBLISHES.labels(task, 'confirmed' if accepted else 'failed').inc()
+        children = _publishes.get((task, accepted))
+        if children is None:
+            children = _publishes[task, accepted] = (
+                PUBLISHES.labels(task, 'confirmed' if accepted else 'failed'), PUBLISH_LATENCY.labels(task))
+        children[0].inc()
         if accepted:
-            PUBLISH_LATENCY.labels(task).observe(seconds)
+            children[1].observe(seconds)
 
     def broker_connection(self, up: bool) -> None:
         BROKER_UP.set(int(up))
@@ -74,8 +84,15 @@ class MetricsObserver(tcelery.Observer):
 
 
 def observe_request(endpoint: str, method: str, status: int, seconds: float) -> None:
-    REQUESTS.labels(endpoint, method, str(status)).inc()
-    LATENCY.labels(endpoint).observe(seconds)
+    """Count an answer. A client may send any method name: the label has a bounded set of values."""
+    if method not in METHODS:
+        method = 'other'
+    children = _requests.get((endpoint, method, status))
+    if children is None:
+        children = _requests[endpoint, method, status] = (REQUESTS.labels(endpoint, method, str(status)),
+                                                          LATENCY.labels(endpoint))
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def forget_dead_processes(directory: str | None = MULTIPROC_DIR) -> None:

@@ -47,6 +47,14 @@ class TestMetrics(GatewayCase):
             {('/add', 200): 3, ('/add', 400): 1, ('unmatched', 404): 1}
         assert counter('route_check_http_request_duration_seconds_count', endpoint='/add') == latency + 4
 
+    def test_a_made_up_method_is_counted_as_other(self) -> None:
+        """Whatever method names clients send, the metric's label takes a bounded set of values."""
+        before = counter('route_check_http_requests_total', endpoint='/add', method='other', status='405')
+        response = self.fetch('/add', method='FROB', allow_nonstandard_methods=True, raise_error=False)
+        assert response.code == 405 and response.headers['Allow'] == 'GET'
+        assert counter('route_check_http_requests_total', endpoint='/add', method='other', status='405') == \
+            before + 1
+
     def test_503_and_202_are_counted(self) -> None:
         unavailable = counter('route_check_broker_unavailable_total')
         timeouts = counter('route_check_result_wait_accepted_total', reason='timeout')
