@@ -56,10 +56,12 @@ def test_gateway_sends_what_celery_sends(idle_web: str, idle_vhost: Vhost) -> No
 
     requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, timeout=10)  # declares the queue
     _purge(idle_vhost, routes.QUEUE_OF[routes.ADD])
-    with Connection(idle_vhost.url) as conn:
-        add_task.add.apply_async(args=[1, 2], connection=conn)  # as web.py calls it
+    with Connection(idle_vhost.url) as conn:  # as web.py calls it, the request id in the headers
+        add_task.add.apply_async(args=[1, 2], connection=conn, headers={'request_id': 'compare-1'})
     celerys = _take(idle_vhost, routes.QUEUE_OF[routes.ADD])
-    assert requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, timeout=10).status_code == 202
+    answer = requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, headers={'X-Request-ID': 'compare-1'},
+                          timeout=10)
+    assert answer.status_code == 202
     ours = _take(idle_vhost, routes.QUEUE_OF[routes.ADD])
 
     # Per-message values; message_id is aiormq's addition (see tcelery/publisher.py).

@@ -8,7 +8,7 @@ otherwise be a real check, run by a real worker, against somebody's host.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -47,26 +47,24 @@ def fuzzed_web(env: dict[str, str], log_dir: Path, workers: dict[str, Proc],
     proc.stop()
 
 
+def well_formed(value: object, validate: Callable[[str], object]) -> bool:
+    if not isinstance(value, str):
+        return False
+    try:
+        validate(value)
+    except route_policy.TargetRefused:
+        return False
+    return True
+
+
 def confine(query: dict | None, upstream: Upstream) -> None:
     """Point a well-formed target at the upstream; malformed ones stay, for the gateway to refuse."""
     if not query:
         return
-    url = query.get('url')
-    if isinstance(url, str):
-        try:
-            route_policy.parse_url(url)
-        except route_policy.TargetRefused:
-            pass
-        else:
-            query['url'] = f'{urlsplit(url).scheme}://{UPSTREAM_HOST}:{upstream.port}/fuzz'
-    host = query.get('host')
-    if isinstance(host, str):
-        try:
-            route_policy.validate_host(host)
-        except route_policy.TargetRefused:
-            pass
-        else:
-            query['host'] = UPSTREAM_HOST
+    if well_formed(query.get('url'), route_policy.parse_url):
+        query['url'] = f'{urlsplit(query["url"]).scheme}://{UPSTREAM_HOST}:{upstream.port}/fuzz'
+    if well_formed(query.get('host'), route_policy.validate_host):
+        query['host'] = UPSTREAM_HOST
 
 
 @schema.parametrize()
