@@ -43,3 +43,4 @@ clean:
 bench: venv services
 	bash scripts/bench_tools.sh
 	source scripts/env.sh && $(PY) -m bench $(BENCH_ARGS)
+	source scripts/env.sh && $(PY) -m bench.metrics_cost
