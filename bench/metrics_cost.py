@@ -1,8 +1,12 @@
 """What the gateway's metrics cost: CPU per /add request of this tree's web.py (metrics in
-multiprocess mode, as supervisord runs it) against a baseline tree's (a git ref, default main),
-both loaded at once behind one worker, so that both see the same machine, broker and worker.
+multiprocess mode, as supervisord runs it) against a baseline tree's (a git ref; by default the
+last commit before the gateway had metrics and request ids), both loaded at once behind one
+worker, so that both see the same machine, broker and worker.
 
-    python -m bench.metrics_cost [--baseline main] [--clients 60] [--duration 15] [--rounds 3]
+    python -m bench.metrics_cost [--baseline REF] [--clients 60] [--duration 15] [--rounds 3]
+
+Later changes to the gateway count in the difference too: pass a newer baseline that lacks only
+what is to be measured.
 
 The clients are split between the two gateways. CPU comes from /proc (user + system) of each
 web.py process; requests are wrk's 200 answers. The figure is the median over the rounds of
@@ -24,6 +28,8 @@ import celeryconfig as routes
 from bench import stacks, sysstat
 from bench.load import CPUS, wrk
 from support.process import ROOT, Proc, free_port
+
+BEFORE_METRICS = '042c4a3'  # main just before the gateway had metrics (issue 14)
 
 
 def baseline_tree(ref: str, dest: Path) -> Path:
@@ -56,7 +62,7 @@ def one_round(urls: dict[str, str], pids: dict[str, int], clients: int, duration
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--baseline', default='main', help='git ref of the tree without metrics')
+    parser.add_argument('--baseline', default=BEFORE_METRICS, help='git ref of the tree without metrics')
     parser.add_argument('--clients', type=int, default=60, help='wrk connections, split between the two')
     parser.add_argument('--duration', type=float, default=15.0)
     parser.add_argument('--rounds', type=int, default=3)
