@@ -36,8 +36,11 @@ def task_ids(system: System) -> dict[str, str]:
         for task_id, info in tasks.items():
             if info['name'] == routes.ADD and info.get('args') == '[2, 3]':
                 ids[routes.ADD] = task_id
-        return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' for i in ids.values())
-    wait_for(seen, 30, 0.5, 'Flower to see every task succeed')
+        # The routing comes with the gateway's task-sent event, batched: it may arrive after the
+        # worker's "succeeded".
+        return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' and tasks[i]['routing_key']
+                                         for i in ids.values())
+    wait_for(seen, 30, 0.5, 'Flower to see every task succeed, and its routing')
     return ids
 
 
