@@ -48,7 +48,6 @@ def new_request_id() -> str:
     return f'{_REQUEST_PREFIX}{next(_request_numbers):016x}'
 
 
-
 @dataclass(frozen=True)
 class Settings:
     host: str = '127.0.0.1'
