@@ -7,6 +7,9 @@ import sys
 import uuid
 from pathlib import Path
 
+import requests
+from prometheus_client.parser import text_string_to_metric_families
+
 import celeryconfig as routes
 from support.process import Proc, child_env, free_port
 from support.worker import worker_argv
@@ -39,3 +42,10 @@ def start_web(env: dict[str, str], log_dir: Path, name: str = 'web') -> tuple[Pr
     proc = Proc(name, [sys.executable, 'web.py'], dict(env, WEB_PORT=str(port)), log_dir)
     proc.wait_log('listening on', timeout=30)
     return proc, f'http://127.0.0.1:{port}'
+
+
+def gateway_metric(base_url: str, name: str, **labels: str) -> float:
+    """The gateway's own /metrics: the sum of ``name``'s samples that carry ``labels``."""
+    text = requests.get(f'{base_url}/metrics', timeout=5).text
+    return sum(sample.value for family in text_string_to_metric_families(text) for sample in family.samples
+               if sample.name == name and labels.items() <= sample.labels.items())

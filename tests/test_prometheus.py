@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import requests
 import yaml
-from prometheus_client.parser import text_string_to_metric_families
 
 from support.process import ROOT, Proc, free_port, wait_for
 from tests.supervised import System
+from tests.support import gateway_metric
 
 DEPLOY = ROOT / 'deploy' / 'prometheus'
 ADD_OK = 'sum(route_check_http_requests_total{endpoint="/add",status="200"})'
@@ -70,14 +70,6 @@ def query(prometheus: str, promql: str) -> float | None:
     return float(result[0]['value'][1]) if result else None
 
 
-def gateway_count(system: System, endpoint: str, status: str) -> float:
-    """What the gateway itself reports now: the sum any of its processes serves."""
-    text = requests.get(f'{system.web}/metrics', timeout=5).text
-    return sum(s.value for family in text_string_to_metric_families(text) for s in family.samples
-               if s.name == 'route_check_http_requests_total'
-               and (s.labels['endpoint'], s.labels['status']) == (endpoint, status))
-
-
 def settled(prometheus: str, promql: str, expected: float) -> bool:
     """True once Prometheus's latest scrape shows ``expected``; fails at once if it goes past it."""
     value = query(prometheus, promql) or 0.0
@@ -87,7 +79,9 @@ def settled(prometheus: str, promql: str, expected: float) -> bool:
 
 def test_prometheus_counts_the_requests_sent(system: System, prometheus: str) -> None:
     # Both processes' counts, whatever reached them before: what Prometheus sees now must match.
-    base_add, base_bad = gateway_count(system, '/add', '200'), gateway_count(system, '/check', '400')
+    requests_total = 'route_check_http_requests_total'
+    base_add = gateway_metric(system.web, requests_total, endpoint='/add', status='200')
+    base_bad = gateway_metric(system.web, requests_total, endpoint='/check', status='400')
     wait_for(lambda: settled(prometheus, ADD_OK, base_add) and settled(prometheus, CHECK_BAD, base_bad),
              30, 0.5, 'Prometheus caught up with the gateway')
     sent_add, sent_bad = 17, 5

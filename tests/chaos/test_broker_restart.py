@@ -19,7 +19,7 @@ import celeryconfig as routes
 from support.process import wait_for
 from tests.chaos.support import Load, PrivateRabbit, collect, fire
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker
+from tests.support import base_env, gateway_metric, start_web, start_worker
 from tests.upstream import Upstream
 
 BACKLOG = 50
@@ -61,6 +61,9 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
         # The gateway's robust connection is reconnecting, not closed: health must say down.
         health = requests.get(f'{url}/healthz', timeout=10)
         assert health.status_code == 503 and health.json()['broker'] is False
+        # And its metrics say so: the connection is down, and the 503s are counted.
+        assert gateway_metric(url, 'route_check_broker_connected') == 0
+        assert gateway_metric(url, 'route_check_broker_unavailable_total') >= 3 * LOADERS
         up_took = rabbit.start()
         up_at = time.monotonic()
         # Recovery without restarting anything: new requests are served with results again.
@@ -68,6 +71,7 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
             wait_for(lambda: sum(c.status == 200 for c in load.since(up_at)) >= 20, 30, 0.05,
                      'the gateway and the worker serving again after the restart')
             recovered = min(c.sent_at + c.latency for c in load.since(up_at) if c.status == 200) - up_at
+            assert gateway_metric(url, 'route_check_broker_connected') == 1
         except AssertionError:
             pass
         calls = load.stop()
