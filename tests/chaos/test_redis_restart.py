@@ -21,7 +21,7 @@ from support.process import wait_for
 from support.rabbit import Vhost
 from tests.chaos.support import Load, PrivateRedis, collect, fire
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker
+from tests.support import base_env, gateway_metric, start_web, start_worker
 from tests.upstream import Upstream
 
 WAITING = 50
@@ -54,6 +54,9 @@ def test_redis_restart_under_load(redis_server: PrivateRedis, vhost: Vhost, log_
             redis_server.stop()
             stopped_at = time.monotonic()
             wait_for(lambda: len(load.since(stopped_at)) >= 40, 30, 0.05, 'requests during the outage')
+            # The gateway's metrics: the result subscription is down, and the waits end in 202s.
+            assert gateway_metric(url, 'route_check_result_backend_connected') == 0
+            assert gateway_metric(url, 'route_check_result_wait_accepted_total') > 0
             redis_server.start()
             up_at = time.monotonic()
             recovered = True
@@ -66,6 +69,7 @@ def test_redis_restart_under_load(redis_server: PrivateRedis, vhost: Vhost, log_
         calls = load.stop()
         load = None
         health = requests.get(f'{url}/healthz', timeout=5).json()
+        subscribed = gateway_metric(url, 'route_check_result_backend_connected')
         everything = waited + calls
         collect(url, everything, timeout=60 if recovered else 15)
         alive = web.popen.poll() is None and worker.popen.poll() is None
@@ -99,4 +103,5 @@ def test_redis_restart_under_load(redis_server: PrivateRedis, vhost: Vhost, log_
     assert during, 'the outage was not observed'
     assert max_latency < WEB_WAIT + 3, max_latency
     assert health == {'broker': True, 'result_backend': True}
+    assert subscribed == 1
     assert alive
