@@ -29,9 +29,12 @@ def test_a_request_is_followed_to_the_worker_and_flower(system: System) -> None:
              "the worker's log line naming the request")
     auth = ('admin', system.secrets['FLOWER_PASSWORD'])
     info = wait_for(lambda: (i := requests.get(f'{system.flower}/api/task/info/{task_id}', auth=auth,
-                                               timeout=10).json()).get('request_id') and i, 20, 0.3,
+                                               timeout=10).json()).get('request_id')
+                    and i['state'] == 'SUCCESS' and i, 20, 0.3,
                     "Flower's task detail naming the request")
-    assert info['request_id'] == request_id and info['state'] == 'SUCCESS'
+    assert info['request_id'] == request_id
+    page = requests.get(f'{system.flower}/task/{task_id}', auth=auth, timeout=10).text  # the task's page
+    assert request_id in page
 
 
 def test_a_refusal_is_logged_once_with_its_reason_and_without_credentials(system: System) -> None:
