@@ -10,7 +10,6 @@ the process serves its own values, plus prometheus_client's process and Python c
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from prometheus_client import (
@@ -100,10 +99,10 @@ def forget_dead_processes(directory: str | None = MULTIPROC_DIR) -> None:
     their counters stay, so totals never go back."""
     if not directory:
         return
-    for path in Path(directory).glob('gauge_live*_*.db'):
-        pid = int(re.sub(r'\D', '', path.stem.rsplit('_', 1)[1]) or 0)
-        if pid and not Path(f'/proc/{pid}').exists():
-            multiprocess.mark_process_dead(pid, directory)
+    for path in Path(directory).glob('gauge_live*_*.db'):  # gauge_livesum_<pid>.db
+        pid = path.stem.rsplit('_', 1)[1]
+        if pid.isdigit() and not Path(f'/proc/{pid}').exists():
+            multiprocess.mark_process_dead(int(pid), directory)
 
 
 def exposition() -> tuple[bytes, str]:
