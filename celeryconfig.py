@@ -10,15 +10,27 @@ from kombu import Exchange, Queue
 
 result_backend = os.environ.get('RESULT_BACKEND', 'redis://127.0.0.1:6379/0')
 
+# QUEUE_TYPE=quorum replicates every task queue across a RabbitMQ cluster (Raft: a message is
+# confirmed once a majority has it). The gateway declares from these same queues, and workers
+# detect quorum queues and drop global QoS by themselves. Classic by default: one node gains nothing.
+task_default_queue_type = task_create_missing_queue_type = os.environ.get('QUEUE_TYPE', 'classic')
+if task_default_queue_type not in ('classic', 'quorum'):
+    raise ValueError(f'QUEUE_TYPE must be classic or quorum, got {task_default_queue_type!r}')
+# Classic queues get no argument at all, so they stay equivalent to those declared before.
+_queue_arguments = {'x-queue-type': 'quorum'} if task_default_queue_type == 'quorum' else None
+
 # One queue per task (the seed's advice), so a flood of one kind never delays another.
 # Route checks are persistent: their exchange says so, and Celery copies that onto each message.
 _route_check = Exchange('route_check', type='direct', delivery_mode='persistent')
-task_queues = (
-    Queue('default', Exchange('default'), routing_key='default'),
-    Queue('add_queue', Exchange('add'), routing_key='add_queue'),
-    Queue('common_check', _route_check, routing_key='common_check'),
-    Queue('route_check', _route_check, routing_key='route_check'),
-    Queue('route_check_ignore_result', _route_check, routing_key='route_check_ignore_result'),
+task_queues = tuple(
+    Queue(name, exchange, routing_key=name, queue_arguments=_queue_arguments)
+    for name, exchange in (
+        ('default', Exchange('default')),
+        ('add_queue', Exchange('add')),
+        ('common_check', _route_check),
+        ('route_check', _route_check),
+        ('route_check_ignore_result', _route_check),
+    )
 )
 # The seed's route keys named a package (route_check_task.check_worker.*) that does not exist
 # here; tasks are named after their modules.

@@ -7,6 +7,7 @@ started as a child process group and ended by that group only.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -26,6 +27,7 @@ from tests.support import free_port, wait_for
 from tests.upstream import Upstream
 
 RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'  # not the wrapper: it would su to rabbitmq
+RABBITMQ_BIN = Path('/usr/lib/rabbitmq/bin')  # the CLI tools, likewise; with the node's HOME (cookie)
 
 
 def _stop_group(popen: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
@@ -47,10 +49,11 @@ class PrivateRabbit:
 
     HOME points into ``base`` too, so its Erlang cookie is private and root's home is untouched.
     Stopping and starting it again keeps the Mnesia directory: durable queues and persistent
-    messages survive, as they would across a real broker restart.
+    messages survive, as they would across a real broker restart. Nodes given the same ``cookie``
+    can form a cluster (see PrivateCluster).
     """
 
-    def __init__(self, base: Path):
+    def __init__(self, base: Path, cookie: str | None = None):
         self.base = base
         self.port, self.dist_port = free_port(), free_port()
         self.node = f'rc_chaos_{uuid.uuid4().hex[:8]}@localhost'
@@ -59,6 +62,10 @@ class PrivateRabbit:
         (base / 'enabled_plugins').write_text('[].\n')
         (base / 'rabbitmq.conf').write_text(f'listeners.tcp.default = 127.0.0.1:{self.port}\n')
         (base / 'rabbitmq-env.conf').write_text('')  # not /etc/rabbitmq's (it names the shared node)
+        if cookie is not None:
+            cookie_file = base / 'home' / '.erlang.cookie'
+            cookie_file.write_text(cookie)
+            cookie_file.chmod(0o400)
         self.env = dict(
             os.environ, HOME=str(base / 'home'), RABBITMQ_NODENAME=self.node,
             RABBITMQ_NODE_IP_ADDRESS='127.0.0.1', RABBITMQ_NODE_PORT=str(self.port),
@@ -98,6 +105,67 @@ class PrivateRabbit:
     def depth(self, queue: str) -> int:
         with Connection(self.url) as conn:
             return conn.default_channel.queue_declare(queue, passive=True).message_count
+
+    def ctl(self, *args: str, tool: str = 'rabbitmqctl', timeout: float = 90.0) -> str:
+        """A RabbitMQ CLI tool (rabbitmqctl, rabbitmq-upgrade...) against this node."""
+        return subprocess.run([str(RABBITMQ_BIN / tool), '-q', '-n', self.node, *args], env=self.env,
+                              check=True, capture_output=True, text=True, timeout=timeout).stdout
+
+    @property
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+
+class PrivateCluster:
+    """Three (``size``) private RabbitMQ nodes clustered on loopback: one cookie, own ports and dirs.
+
+    Each node is a PrivateRabbit; the others join the first with ``join_cluster`` once, and a
+    node stopped and started again rejoins by itself (its Mnesia directory says where it belongs).
+    """
+
+    def __init__(self, base: Path, size: int = 3):
+        cookie = uuid.uuid4().hex.upper()
+        self.nodes = [PrivateRabbit(base / f'n{i + 1}', cookie) for i in range(size)]
+
+    def start(self) -> None:
+        with ThreadPoolExecutor(len(self.nodes)) as pool:
+            list(pool.map(lambda node: node.start(), self.nodes))
+        first = self.nodes[0]
+        for node in self.nodes[1:]:
+            node.ctl('stop_app')
+            node.ctl('join_cluster', first.node)
+            node.ctl('start_app')
+        wait_for(lambda: self.running() == len(self.nodes), 60, 0.5, 'every node in the cluster')
+
+    def running(self) -> int:
+        """How many nodes the first live node sees running in the cluster."""
+        node = next(n for n in self.nodes if n.alive)
+        status = node.ctl('cluster_status', '--formatter', 'json')
+        return len(json.loads(status)['running_nodes'])
+
+    def url(self, *order: int) -> str:
+        """BROKER_URL in Celery's failover form, the nodes in ``order`` (indexes) or all in turn."""
+        return ';'.join(self.nodes[i].url for i in (order or range(len(self.nodes))))
+
+    def leaders(self) -> dict[str, str]:
+        """Queue name -> the node name holding its quorum leader."""
+        node = next(n for n in self.nodes if n.alive)
+        rows = json.loads(node.ctl('list_queues', 'name', 'type', 'leader', '--formatter', 'json'))
+        return {row['name']: row['leader'] for row in rows if row.get('type') == 'quorum'}
+
+    def connected_node(self, connection_name: str) -> PrivateRabbit:
+        """The node that holds the client connection named ``connection_name``."""
+        node = next(n for n in self.nodes if n.alive)
+        rows = json.loads(node.ctl('list_connections', 'port', 'client_properties', '--formatter', 'json'))
+        ports = {row['port'] for row in rows  # each node listens on its own port
+                 if [connection_name] == [value for key, _, value in row['client_properties']
+                                          if key == 'connection_name']}
+        assert len(ports) == 1, (connection_name, rows)
+        return next(n for n in self.nodes if n.port in ports)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
 
 
 class PrivateRedis:
