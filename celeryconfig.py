@@ -9,6 +9,10 @@ from multiprocessing import cpu_count
 from kombu import Exchange, Queue
 
 result_backend = os.environ.get('RESULT_BACKEND', 'redis://127.0.0.1:6379/0')
+# A Sentinel-managed Redis: RESULT_BACKEND='sentinel://:pw@h1:26379/0;sentinel://:pw@h2:26379/0;...'
+# and the name the Sentinels monitor it under (Celery's master_name option).
+if os.environ.get('RESULT_BACKEND_MASTER_NAME'):
+    result_backend_transport_options = {'master_name': os.environ['RESULT_BACKEND_MASTER_NAME']}
 
 # QUEUE_TYPE=quorum replicates every task queue across a RabbitMQ cluster (Raft: a message is
 # confirmed once a majority has it). The gateway declares from these same queues, and workers

@@ -11,9 +11,12 @@ from celery import Celery, Task
 from .errors import BrokerUnavailable, ResultBackendUnavailable
 from .messages import TaskMessages
 from .publisher import Publisher
+from .result_store import celery_backend, result_redis
 from .results import Meta, ResultWaiter
 
 log = logging.getLogger(__name__)
+
+RESULT_TIMEOUT = 2.0  # seconds for a Redis command or connect: a dead Redis is a quick answer
 
 
 @dataclass(frozen=True)
@@ -40,10 +43,10 @@ class NonBlockingProducer:
     def __init__(self, celery_app: Celery, *, broker_url: str | None = None,
                  result_url: str | None = None, publish_timeout: float = 5.0):
         self.app = celery_app
-        backend = celery_app.backend  # Celery's own key naming and payload decoding
+        backend = celery_backend(celery_app, result_url)  # Celery's key naming, decoding, URL parsing
         self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout)
-        self.results = ResultWaiter(result_url or celery_app.conf.result_backend,
-                                    backend.get_key_for_task, backend.decode)
+        self.results = ResultWaiter(result_redis(backend, timeout=RESULT_TIMEOUT),
+                                    backend.get_key_for_task, backend.decode, socket_timeout=RESULT_TIMEOUT)
         self._messages: dict[str, TaskMessages] = {}
 
     async def send(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,

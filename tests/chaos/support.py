@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 import requests
 from kombu import Connection
 
@@ -170,35 +171,93 @@ class PrivateCluster:
 
 class PrivateRedis:
     """redis-server on a free port. AOF with fsync on every write, so stored results survive a
-    restart like they would on a production Redis with persistence (see docs/reliability.md)."""
+    restart like they would on a production Redis with persistence (see docs/reliability.md).
+    With ``replica_of`` it starts as that server's replica."""
 
-    def __init__(self, base: Path, persistent: bool = True):
+    def __init__(self, base: Path, persistent: bool = True, replica_of: PrivateRedis | None = None):
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.persistent = persistent
+        self.replica_of = replica_of
         self.url = f'redis://127.0.0.1:{self.port}/0'
         self.popen: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
+    def argv(self) -> list[str]:
         persistence = ['--appendonly', 'yes', '--appendfsync', 'always'] if self.persistent else \
             ['--appendonly', 'no']
-        log = open(self.base / 'redis.out', 'ab')  # noqa: SIM115 - owned by the child
-        self.popen = subprocess.Popen(
-            ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
-             *persistence, '--dir', str(self.base)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        replication = ['--replicaof', '127.0.0.1', str(self.replica_of.port)] if self.replica_of else []
+        return ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
+                *persistence, *replication, '--dir', str(self.base)]
 
-        def answering() -> bool:
-            with socket.create_connection(('127.0.0.1', self.port), 0.5) as sock:
-                sock.sendall(b'PING\r\n')
-                return sock.recv(16).startswith(b'+PONG')
-        wait_for(answering, timeout, 0.05, 'private redis up')
+    def start(self, timeout: float = 30.0) -> None:
+        log = open(self.base / 'redis.out', 'ab')  # noqa: SIM115 - owned by the child
+        self.popen = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        log.close()
+        wait_for(lambda: self.command('PING'), timeout, 0.05, 'private redis up')
+
+    def command(self, *args: str) -> object:
+        """One command over a fresh connection (redis-cli's job, without parsing its output)."""
+        client = redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
+        try:
+            return client.execute_command(*args)
+        finally:
+            client.close()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.popen is not None:
             _stop_group(self.popen, sig)
+
+
+class PrivateSentinel(PrivateRedis):
+    """A Redis Sentinel (``redis-server --sentinel``, Debian's redis-server has it) watching ``master``.
+
+    Quick to decide: a master silent for 1 s is down, as soon as ``quorum`` Sentinels agree.
+    """
+
+    def __init__(self, base: Path, master: PrivateRedis, name: str, quorum: int = 2):
+        super().__init__(base)
+        self.conf = base / 'sentinel.conf'  # Sentinel rewrites it: its state lives there
+        self.conf.write_text(
+            f'port {self.port}\nbind 127.0.0.1\ndir {base}\n'
+            f'sentinel monitor {name} 127.0.0.1 {master.port} {quorum}\n'
+            f'sentinel down-after-milliseconds {name} 1000\n'
+            f'sentinel failover-timeout {name} 10000\n')
+
+    def argv(self) -> list[str]:
+        return ['redis-server', str(self.conf), '--sentinel']
+
+
+class SentinelGroup:
+    """One master, one replica and three Sentinels on loopback: Celery's ``sentinel://`` form."""
+
+    def __init__(self, base: Path, name: str = 'rc_chaos'):
+        self.name = name
+        self.master = PrivateRedis(base / 'master')
+        self.replica = PrivateRedis(base / 'replica', replica_of=self.master)
+        self.sentinels = [PrivateSentinel(base / f'sentinel{i + 1}', self.master, name) for i in range(3)]
+        self.url = ';'.join(f'sentinel://127.0.0.1:{s.port}/0' for s in self.sentinels)
+
+    def start(self) -> None:
+        self.master.start()
+        self.replica.start()
+        wait_for(lambda: self.replica.command('INFO', 'replication').get('master_link_status') == 'up',
+                 30, 0.1, 'replica in sync')
+        for sentinel in self.sentinels:
+            sentinel.start()
+        # Failover needs each Sentinel to know the replica and the two other Sentinels.
+        wait_for(lambda: all(len(s.command('SENTINEL', 'REPLICAS', self.name)) == 1
+                             and len(s.command('SENTINEL', 'SENTINELS', self.name)) == 2
+                             for s in self.sentinels), 60, 0.2, 'sentinels aware of each other')
+
+    def master_port(self) -> int:
+        """Where the Sentinels say the master is now."""
+        return int(self.sentinels[0].command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', self.name)[1])
+
+    def stop(self) -> None:
+        for server in (*self.sentinels, self.replica, self.master):
+            server.stop()
 
 
 def token() -> str:
