@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/services.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-"$VENV_BIN/python" scripts/wait_services.py
+"$VENV_BIN/python" -m scripts.wait_services  # -m: from here, so it can import the app
 mkdir -p var/log var/run
 echo "route_check: web http://$WEB_HOST:$WEB_PORT  flower http://$FLOWER_HOST:$FLOWER_PORT" \
      "supervisor http://$SUPERVISOR_HOST:$SUPERVISOR_PORT  fleet http://$FLEET_HOST:$FLEET_PORT" \
