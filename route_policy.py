@@ -22,6 +22,9 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_URL_LENGTH = 2048
 MAX_HOST_LENGTH = 253
 SCHEMES = {'http': 80, 'https': 443}
+# Seconds a check may take, redirects and the body included: the gateway refuses a larger
+# ?timeout=, the tasks clamp theirs to it.
+MIN_TIMEOUT, DEFAULT_TIMEOUT, MAX_TIMEOUT = 0.1, 5.0, 30.0
 
 # The IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and its updates), entry by
 # entry, under the registry's names; all refused, the "globally reachable" anycast services and
@@ -270,6 +273,18 @@ def addresses_of(infos: list[tuple]) -> list[str]:
     for _family, _type, _proto, _name, sockaddr in infos:
         seen.setdefault(sockaddr[0], None)
     return list(seen)
+
+
+def literal_addresses(host: str) -> list[str] | None:
+    """``[host]`` when it is an IP address in its standard form, else None (a name to resolve).
+
+    Other spellings of an address (``127.1``, ``0x7f.1``) are left to the resolver, which
+    turns them into the address they reach.
+    """
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        return None
 
 
 def resolve(host: str, port: int) -> list[str]:

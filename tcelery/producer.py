@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import logging
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
 
 from .errors import BrokerUnavailable, ResultBackendUnavailable
+from .events import SentEvents
 from .messages import TaskMessages
 from .publisher import Publisher
 from .result_store import celery_backend, result_redis
 from .results import Meta, ResultWaiter
-
-log = logging.getLogger(__name__)
 
 RESULT_TIMEOUT = 2.0  # seconds for a Redis command or connect: a dead Redis is a quick answer
 
@@ -48,6 +47,7 @@ class NonBlockingProducer:
         self.results = ResultWaiter(result_redis(backend, timeout=RESULT_TIMEOUT),
                                     backend.get_key_for_task, backend.decode, socket_timeout=RESULT_TIMEOUT)
         self._messages: dict[str, TaskMessages] = {}
+        self.sent_events = SentEvents(celery_app, functools.partial(self.publisher.publish, confirm=False))
 
     async def send(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
                    task_id: str | None = None) -> str:
@@ -56,13 +56,10 @@ class NonBlockingProducer:
         if name not in self._messages:
             self._messages[name] = TaskMessages(self.app, name)
         task_id = task_id or self.results.new_task_id()
-        message, events = self._messages[name].build(task_id, args, kwargs)
+        message, sent_event = self._messages[name].build(task_id, args, kwargs)
         await self.publisher.publish(message)
-        for event in events:
-            try:
-                await self.publisher.publish(event, confirm=False)
-            except BrokerUnavailable as exc:  # the task is safe; only a line in Flower is lost
-                log.warning('task-sent event for %s dropped: %s', task_id, exc)
+        if sent_event is not None:
+            self.sent_events.add(sent_event)
         return task_id
 
     async def apply_async(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
@@ -94,5 +91,6 @@ class NonBlockingProducer:
         return {'broker': self.publisher.connected, 'result_backend': await self.results.ping()}
 
     async def close(self) -> None:
+        await self.sent_events.close()
         await self.results.close()
         await self.publisher.close()

@@ -10,6 +10,8 @@ import check_worker
 import route_policy
 from route_policy import Policy, TargetRefused
 
+pytestmark = pytest.mark.unit
+
 STRICT = Policy.from_env('')
 
 REFUSED_SPELLINGS = {
@@ -84,9 +86,9 @@ def test_an_ipv6_form_carrying_a_refused_ipv4_is_refused(address: str, carried: 
 @pytest.mark.parametrize('address, carried', CARRIED.values(), ids=CARRIED.keys())
 def test_the_worker_refuses_each_form_before_connecting(address: str, carried: str) -> None:
     """The worker's own vetting (a redirect hop or a bypassed gateway lands here)."""
-    result = check_worker.http_check(f'http://[{address}]:1/', checker=STRICT)
+    result = check_worker.http_check(f'http://[{address}]:1/', policy=STRICT)
     assert result['ok'] is False and result['error'].startswith('refused: ') and carried in result['error']
-    result = check_worker.tcp_check(address, 1, checker=STRICT)
+    result = check_worker.tcp_check(address, 1, policy=STRICT)
     assert result['ok'] is False and result['error'].startswith('refused: ') and carried in result['error']
 
 
@@ -182,7 +184,7 @@ def test_parse_url_keeps_what_the_request_needs() -> None:
 
 def test_worker_check_refuses_what_resolves_to_a_refused_address() -> None:
     """The worker vets again (the gateway may be bypassed, or DNS may have changed)."""
-    result = check_worker.http_check('http://localhost:1/', checker=STRICT)
+    result = check_worker.http_check('http://localhost:1/', policy=STRICT)
     assert result['ok'] is False and result['error'].startswith('refused: localhost resolves to 127.0.0.1')
-    result = check_worker.tcp_check('0x7f.1', 1, checker=STRICT)
+    result = check_worker.tcp_check('0x7f.1', 1, policy=STRICT)
     assert result['ok'] is False and 'loopback' in result['error']

@@ -10,9 +10,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from support.process import wait_for
 from tests.chaos.support import Call, Load, collect
 from tests.chaos.tally import Tally
-from tests.support import wait_for
 from tests.upstream import Upstream
 
 LOADERS = 4

@@ -24,25 +24,11 @@ import redis
 import requests
 from kombu import Connection
 
-from tests.support import free_port, wait_for
+from support.process import free_port, stop_group, wait_for
 from tests.upstream import Upstream
 
 RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'  # not the wrapper: it would su to rabbitmq
 RABBITMQ_BIN = Path('/usr/lib/rabbitmq/bin')  # the CLI tools, likewise; with the node's HOME (cookie)
-
-
-def _stop_group(popen: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
-    """Signal the child's own process group (it was started in a new session) and reap it."""
-    if popen.poll() is not None:
-        return
-    try:
-        os.killpg(popen.pid, sig)
-        popen.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(popen.pid, signal.SIGKILL)
-        popen.wait(10)
-    except ProcessLookupError:
-        pass
 
 
 class PrivateRabbit:
@@ -84,7 +70,7 @@ class PrivateRabbit:
         """Start the node and wait until it takes AMQP connections; return how long that took."""
         started = time.monotonic()
         self.starts += 1
-        log = open(self.base / f'server-{self.starts}.out', 'ab')  # noqa: SIM115 - owned by the child
+        log = open(self.base / f'server-{self.starts}.out', 'ab')  # the child owns it
         self.popen = subprocess.Popen([RABBITMQ_SERVER], env=self.env, cwd=self.base, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
@@ -101,7 +87,7 @@ class PrivateRabbit:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """SIGTERM is RabbitMQ's graceful stop; the process group takes epmd-free children along."""
         if self.popen is not None:
-            _stop_group(self.popen, sig, timeout=60)
+            stop_group(self.popen, sig, timeout=60)
 
     def depth(self, queue: str) -> int:
         with Connection(self.url) as conn:
@@ -191,7 +177,7 @@ class PrivateRedis:
                 *persistence, *replication, '--dir', str(self.base)]
 
     def start(self, timeout: float = 30.0) -> None:
-        log = open(self.base / 'redis.out', 'ab')  # noqa: SIM115 - owned by the child
+        log = open(self.base / 'redis.out', 'ab')  # the child owns it
         self.popen = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
         log.close()
@@ -207,7 +193,7 @@ class PrivateRedis:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.popen is not None:
-            _stop_group(self.popen, sig)
+            stop_group(self.popen, sig)
 
 
 class PrivateSentinel(PrivateRedis):

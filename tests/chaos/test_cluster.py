@@ -20,10 +20,12 @@ from pathlib import Path
 import pytest
 import requests
 
+import celeryconfig as routes
+from support.process import Proc, wait_for
 from tests.chaos.failover import record_and_check, under_load
 from tests.chaos.support import PrivateCluster, PrivateRabbit
 from tests.chaos.tally import Tally
-from tests.support import Proc, base_env, start_web, start_worker, wait_for
+from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 GATEWAY = 'tcelery gateway'  # the publisher's AMQP connection name
@@ -45,7 +47,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[S
         cluster.start()
         env = base_env(QUEUE_TYPE='quorum')
         worker = start_worker('check', dict(env, BROKER_URL=cluster.url(0, 1, 2)), log_dir, concurrency=8,
-                              name='chaos-worker-cluster', queues='route_check')
+                              name='chaos-worker-cluster',
+                              queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
         web, url = start_web(dict(env, BROKER_URL=cluster.url(1, 2, 0), WEB_WAIT='2'), log_dir,
                              name='chaos-web-cluster')
         # The gateway connects lazily; its health check makes it connect now.

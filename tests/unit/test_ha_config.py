@@ -9,9 +9,12 @@ import sys
 import pytest
 from celery import Celery
 
+from support.process import ROOT
 from tcelery.publisher import broker_urls
 from tcelery.result_store import celery_backend, result_redis
-from tests.support import ROOT, base_env
+from tests.support import base_env
+
+pytestmark = pytest.mark.unit
 
 
 def test_broker_urls_split_as_celery_does() -> None:
