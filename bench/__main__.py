@@ -31,6 +31,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clients', type=int, default=60, help='clients of the main comparison (seed: 60)')
     parser.add_argument('--sweep', default='60,120,240,480', help='client counts of the /check sweep')
     parser.add_argument('--only', choices=('check', 'add'), help='run one half only')
+    parser.add_argument(
+        '--cluster',
+        action='store_true',
+        help='also /check (c) and /add (ours) at --clients on a 3-node quorum cluster; with --only, '
+        'its single-node counterpart runs next to it',
+    )
     parser.add_argument('--web-processes', type=int, default=CPUS, help='web.py processes of c and /add')
     parser.add_argument('--check-concurrency', type=int, default=500, help="threads of c's check worker")
     parser.add_argument('--plain-threads', type=int, default=8, help='threads of the plain Celery client')
@@ -48,6 +54,39 @@ def parse_args() -> argparse.Namespace:
         if getattr(options, name) is None:
             setattr(options, name, quick if options.quick else full)
     return options
+
+
+def cluster_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstream_pid: int) -> list[Row]:
+    """The 3-node quorum cluster at --clients: what replication costs against the single node."""
+    check_path = '/check?url=' + urllib.parse.quote(upstream_url, safe='')
+    rows = []
+    with stacks.quorum_cluster(
+        raw, options.redis_url, options.web_processes, options.check_concurrency
+    ) as cluster:
+        for endpoint, key, stack, path, fast_s in (
+            ('/check', 'c-quorum', cluster.check, check_path, HIGH * 2),
+            ('/add', 'ours-quorum', cluster.add, ADD_PATH, 0.5),
+        ):
+            if options.only == ('add' if endpoint == '/check' else 'check'):
+                continue
+            print(f'{endpoint} {key} at {options.clients} clients', flush=True)
+
+            def drain(stack: stacks.Stack = stack, path: str = path, fast_s: float = fast_s) -> None:
+                stack.drain(path, fast_s=fast_s)
+
+            drain()
+            groups = {**stack.groups, 'upstream': [upstream_pid], 'redis': sysstat.listener_pid(6379)}
+            run = load.measure(
+                stack.url + path,
+                options.clients,
+                options.warmup,
+                options.duration,
+                groups,
+                raw / f'{endpoint[1:]}-{key}-{options.clients}.log',
+                drain,
+            )
+            rows.append(Row.of(endpoint, key, run))
+    return rows
 
 
 def shared_services() -> sysstat.Groups:
@@ -202,6 +241,8 @@ def main() -> None:
         if options.only in (None, 'add'):
             add_rows, memory = add_runs(options, raw)
             rows += add_rows
+        if options.cluster:
+            rows += cluster_runs(options, raw, upstream_url, upstream_pid)
     report.write(options.out, options, rows, memory)
     print((options.out / 'results.md').read_text())
 

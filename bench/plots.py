@@ -17,6 +17,8 @@ COLORS = {
     'b': 'tab:orange',
     'c': 'tab:blue',
     'ours': 'tab:blue',
+    'c-quorum': 'tab:purple',
+    'ours-quorum': 'tab:purple',
     'naive': 'tab:red',
     'plain': 'tab:gray',
 }

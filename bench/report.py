@@ -18,6 +18,8 @@ STACKS = {
     'b': 'b. web.py + prefork check worker -c 10 (seed)',
     'c': 'c. N x web.py + thread check worker (ours)',
     'ours': 'web.py (ours)',
+    'c-quorum': 'c on a 3-node RabbitMQ cluster, quorum queues',
+    'ours-quorum': 'web.py (ours), 3-node RabbitMQ cluster, quorum queues',
     'naive': 'naive Tornado (apply_async + run_in_executor(get))',
     'plain': 'plain Celery client, threads (ceiling)',
 }
@@ -221,6 +223,7 @@ def _markdown(
         '|---|---|---|',
     ]
     lines += [f'| {g["target"]} | {g["measured"]} | {"pass" if g["pass"] else "**miss**"} |' for g in goals]
+    lines += _replication(rows, options.clients)
     if memory:
         lines += [
             '',
@@ -258,6 +261,29 @@ def _markdown(
 
 
 COMPONENTS = ('web', 'uwsgi', 'worker', 'upstream', 'rabbitmq', 'redis')
+
+
+def _replication(rows: list[Row], n: int) -> list[str]:
+    """What the 3-node quorum cluster costs against the single node (``--cluster``), if both ran."""
+    lines = []
+    for endpoint, one, three in (('/check', 'c', 'c-quorum'), ('/add', 'ours', 'ours-quorum')):
+        on_one, on_three = _find(rows, endpoint, one, n), _find(rows, endpoint, three, n)
+        if on_one and on_three:
+            ratio = on_three.qps / max(on_one.qps, 0.1)
+            lines.append(
+                f'| {endpoint} | {n} | {on_one.qps:g} | {on_three.qps:g} | {ratio:.0%} '
+                f'| {on_one.p50_ms:g} | {on_three.p50_ms:g} |'
+            )
+    if not lines:
+        return []
+    return [
+        '',
+        '## Replication cost (`--cluster`)',
+        '',
+        '| endpoint | clients | qps, one node | qps, 3-node quorum | ratio | p50 ms, one | p50 ms, 3-node |',
+        '|---|--:|--:|--:|--:|--:|--:|',
+        *lines,
+    ]
 
 
 def write(out: Path, options: argparse.Namespace, rows: list[Row], memory: dict) -> None:

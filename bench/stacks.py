@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import redis
 import celeryconfig as routes
 from bench import sysstat
 from bench.load import CPUS
+from support.private_rabbit import PrivateCluster, PrivateRabbit
 from support.process import ROOT, VENV_BIN, Proc, child_env, free_port, wait_for
 from support.rabbit import Vhost
 from support.worker import worker_argv
@@ -33,7 +35,7 @@ class Stalled(Exception):
 class Stack:
     url: str  # base URL the load goes to
     groups: sysstat.Groups  # component -> root pids, for CPU accounting
-    vhost: Vhost | None = None
+    vhost: Vhost | PrivateRabbit | None = None  # where to read queue depths
     web_pids: list[int] = field(default_factory=list)
 
     def drain(self, probe: str, fast_s: float, timeout: float = 60.0) -> None:
@@ -215,3 +217,43 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
             pids = [p.pid for p in webs]
             groups[name] = Stack(url, {'web': pids, 'worker': [worker.pid]}, vhost, pids)
         yield AddStacks(groups['web'], groups['naive-web'], env, worker.pid)
+
+
+@dataclass
+class ClusterStacks:
+    check: Stack  # c's processes, on the cluster
+    add: Stack  # the same gateway, for /add, with the add worker
+
+
+@contextmanager
+def quorum_cluster(
+    log_dir: Path, redis_url: str, web_count: int, check_concurrency: int
+) -> Iterator[ClusterStacks]:
+    """c and ours, as supervisord runs them, on a private 3-node RabbitMQ cluster with
+    QUEUE_TYPE=quorum (all three nodes on this machine, so they share its cores with the rest)."""
+    with ExitStack() as stack:
+        data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='bench-cluster-')))
+        cluster = PrivateCluster(data)
+        stack.callback(cluster.stop)
+        cluster.start()
+        _, env = stack.enter_context(isolated(log_dir, redis_url))  # its Redis clean-up; not its vhost
+        env = dict(env, BROKER_URL=cluster.url(), QUEUE_TYPE='quorum')
+        check = celery_worker(
+            stack,
+            'worker-check-quorum',
+            env,
+            log_dir,
+            'threads',
+            check_concurrency,
+            routes.CHECK_WORKER_QUEUES,
+        )
+        add = celery_worker(
+            stack, 'worker-add-quorum', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES
+        )
+        webs, url = web_processes(stack, 'web-quorum', [sys.executable, 'web.py'], env, log_dir, web_count)
+        pids = [p.pid for p in webs]
+        brokers = {'rabbitmq': [node.popen.pid for node in cluster.nodes if node.popen is not None]}
+        yield ClusterStacks(
+            Stack(url, {'web': pids, 'worker': [check.pid], **brokers}, cluster.nodes[0], pids),
+            Stack(url, {'web': pids, 'worker': [add.pid], **brokers}, cluster.nodes[0], pids),
+        )

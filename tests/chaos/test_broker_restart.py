@@ -16,8 +16,9 @@ import pytest
 import requests
 
 import celeryconfig as routes
+from support.private_rabbit import PrivateRabbit
 from support.process import wait_for
-from tests.chaos.support import Load, PrivateRabbit, collect, fire
+from tests.chaos.support import Load, collect, fire
 from tests.chaos.tally import Tally
 from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream

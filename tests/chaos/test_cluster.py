@@ -21,9 +21,9 @@ import pytest
 import requests
 
 import celeryconfig as routes
+from support.private_rabbit import PrivateCluster, PrivateRabbit
 from support.process import Proc, wait_for
 from tests.chaos.failover import record_and_check, under_load
-from tests.chaos.support import PrivateCluster, PrivateRabbit
 from tests.chaos.tally import Tally
 from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
