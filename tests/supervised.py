@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import requests
+
 from support.process import ROOT, Proc, free_port, wait_for
 from support.rabbit import Vhost
 from tests.support import base_env
@@ -91,6 +93,8 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
                         f'http://127.0.0.1:{ui_port}', f'http://127.0.0.1:{flower_port}',
                         f'http://127.0.0.1:{fleet_port}', read_env_file(home / 'var/secrets.env'))
         wait_for(system.all_running, 60, 0.25, 'every program RUNNING')
+        # RUNNING means up for startsecs, not listening yet: wait for the gateway to answer.
+        wait_for(lambda: requests.get(f'{system.web}/healthz', timeout=2), 30, 0.1, 'the gateway answering')
         yield system
         pids = [p['pid'] for p in system.states().values() if p['pid']]
     finally:
