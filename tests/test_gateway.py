@@ -13,6 +13,7 @@ from support.process import free_port, wait_for
 from support.rabbit import Vhost
 from tests.bad_requests import BAD_REQUESTS, SSRF_TARGETS, TCP_SSRF_HOSTS
 from tests.support import base_env, start_web
+from tests.test_policy import CARRIED
 from tests.upstream import Upstream
 
 
@@ -129,6 +130,18 @@ def test_ssrf_targets_are_refused_before_sending(idle_web: str, idle_vhost: Vhos
     response = get(f'{idle_web}/check', url=url)
     assert response.status_code in (400, 403)
     assert response.json()['error']
+    assert {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES} == before
+
+
+@pytest.mark.parametrize('address, carried', CARRIED.values(), ids=CARRIED.keys())
+def test_ipv6_forms_carrying_a_refused_ipv4_are_403(idle_web: str, idle_vhost: Vhost, address: str,
+                                                    carried: str) -> None:
+    """Issue 17: http://[2002:7f00:1::]/ (6to4 of 127.0.0.1) was sent to a worker."""
+    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    for params in ({'url': f'http://[{address}]/'}, {'host': address, 'port': 80}):
+        response = get(f'{idle_web}/check', **params)
+        assert response.status_code == 403, (params, response.text)
+        assert response.json()['error'].startswith('target refused: ') and carried in response.json()['error']
     assert {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES} == before
 
 
