@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+import xmlrpc.client
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 
 import requests
 
+from tests.fleet.support import TimeoutTransport
 from tests.hosts.machines import Machine
 from tests.hosts.mq import Broker
 from tests.hosts.network import Network
@@ -90,6 +92,15 @@ class Cluster:
             found = {t: tasks[t]['worker'] for t in task_ids if t in tasks and tasks[t].get('worker')}
             return found if len(found) == len(task_ids) else None
         return wait_for(known, timeout, 0.5, 'Flower knowing the worker of every task')
+
+    def rpc(self, name: str) -> Any:
+        """A worker host's supervisord over the network, as fleet on gw reaches it."""
+        url = f'http://admin:{self.passwords[name]}@{self.net[name].address}:2345/RPC2'
+        return xmlrpc.client.ServerProxy(url, transport=TimeoutTransport()).supervisor
+
+    def running_workers(self, name: str) -> set[str]:
+        return {p['name'] for p in self.rpc(name).getAllProcessInfo()
+                if p['statename'] == 'RUNNING' and p['name'].startswith('worker-')}
 
     def fleet_session(self) -> requests.Session:
         """Logged in to fleet on gw, sending the XSRF token as its pages' scripts do."""

@@ -82,6 +82,16 @@ class Network:
         """Plug or unplug the host's cable."""
         run('ip', 'link', 'set', self.veth(host), 'up' if up else 'down')
 
+    def listening(self, host: Host) -> set[tuple[str, int]]:
+        """(address, port) of every TCP and UDP socket listening on the host."""
+        lines = run('ip', 'netns', 'exec', host.netns, 'ss', '-H', '-l', '-n', '-t', '-u').stdout.splitlines()
+        sockets = set()
+        for local in (line.split()[4] for line in lines if line.strip()):
+            address, _, port = local.rpartition(':')
+            address = address.strip('[]').partition('%')[0]
+            sockets.add(('0.0.0.0' if address == '*' else address, int(port)))
+        return sockets
+
     def _build(self) -> None:
         run('ip', 'link', 'add', self.bridge, 'type', 'bridge')
         run('ip', 'addr', 'add', f'{CLIENT}/24', 'dev', self.bridge)

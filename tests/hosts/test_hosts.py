@@ -6,9 +6,32 @@ The tests run in file order and build on each other's state (one set of hosts fo
 
 from __future__ import annotations
 
-import requests
+import ipaddress
+import threading
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
-from tests.hosts.cluster import Cluster
+import pytest
+import redis
+import requests
+from amqp.exceptions import AccessRefused
+from kombu import Connection
+
+from tests.hosts.cluster import Cluster, Load
+from tests.support import wait_for
+
+ALL_WORKERS = {'add@w1', 'check@w1', 'add@w2', 'check@w2'}
+IN_FLIGHT = 100
+# What README's Security notes say listens on the hosts' network; everything else is on loopback.
+README_PORTS = {'mq': {5672, 6379}, 'gw': {8889, 5555, 9001}, 'w1': {2345}, 'w2': {2345}}
+
+
+def fleet_get(cluster: Cluster, http: requests.Session, path: str) -> Any:
+    response = http.get(cluster.fleet + path, timeout=10)
+    response.raise_for_status()
+    return response.json()
 
 
 def test_add_and_check_through_the_gateway(cluster: Cluster) -> None:
@@ -18,3 +41,140 @@ def test_add_and_check_through_the_gateway(cluster: Cluster) -> None:
     assert [(a.status_code, a.json()['ok']) for a in answers] == [(200, True)] * 10
     ran_on = cluster.workers_of([a.json()['task_id'] for a in answers])
     assert set(ran_on.values()) == {'check@w1'}  # w2 has not joined yet
+
+
+def test_a_worker_host_added_under_load_takes_work_within_seconds(cluster: Cluster) -> None:
+    with Load(cluster) as load:
+        wait_for(lambda: len(load.answers) >= 10, 30, 0.1, 'load flowing through w1')
+        w2 = cluster.start('w2', 'worker')
+        w2.wait_running()
+        running_at = time.monotonic()
+
+        def ran_on_w2() -> bool:
+            ids = load.task_ids(since=running_at)
+            return 'check@w2' in cluster.workers_of(ids).values() if ids else False
+        wait_for(ran_on_w2, 10, 0.5, 'w2 taking /check tasks')
+        joined = time.monotonic() - running_at
+        answers = cluster.checks(20, ms=300)  # tasks run on both hosts now
+    assert not load.failures(), load.failures()[:3]
+    ran_on = cluster.workers_of([a.json()['task_id'] for a in answers])
+    assert set(ran_on.values()) == {'check@w1', 'check@w2'}, ran_on
+    print(f'w2 took work {joined:.1f} s after its workers were RUNNING')
+
+
+def test_flower_lists_the_workers_of_both_hosts(cluster: Cluster) -> None:
+    with ThreadPoolExecutor(20) as pool:
+        sums = list(pool.map(lambda i: requests.get(f'{cluster.web}/add', params={'x': i, 'y': 1},
+                                                    timeout=30), range(20)))
+    assert [s.json() for s in sums] == [{'results': i + 1} for i in range(20)]
+    listed = wait_for(lambda: ALL_WORKERS & set(cluster.flower_get('/api/workers?refresh=1')) == ALL_WORKERS,
+                      30, 0.5, 'Flower listing every worker of w1 and w2')
+    assert listed
+    adds = cluster.flower_get('/api/tasks?taskname=add_task.add')
+    assert {t['worker'] for t in adds.values()} == {'add@w1', 'add@w2'}
+
+
+def test_stopping_every_worker_on_one_host_loses_nothing(cluster: Cluster) -> None:
+    w1 = cluster.machines['w1']
+    with ThreadPoolExecutor(IN_FLIGHT) as pool:
+        futures = [pool.submit(cluster.check, 1000, f'stop-{i}-{time.time_ns()}') for i in range(IN_FLIGHT)]
+        wait_for(lambda: cluster.upstream.busy() >= 30, 30, 0.05, 'checks running on both hosts')
+        w1.ctl('stop', 'worker-add', 'worker-check')  # supervisorctl on w1; workers finish what they started
+        answers = [f.result() for f in futures]
+    assert set(w1.states().values()) == {'STOPPED'}  # its workers, and the programs a worker host leaves out
+    assert [(a.status_code, a.json()['ok']) for a in answers] == [(200, True)] * IN_FLIGHT
+    ran_on = Counter(cluster.workers_of([a.json()['task_id'] for a in answers]).values())
+    # w1 finished the checks it had started (at most its 20 threads); w2 ran the rest.
+    assert set(ran_on) <= {'check@w1', 'check@w2'} and ran_on['check@w1'] <= 20, ran_on
+    print(f'{IN_FLIGHT} checks in flight while w1 stopped: {dict(ran_on)}')
+
+
+def test_fleet_on_gw_stops_and_starts_the_workers_of_both_hosts(cluster: Cluster) -> None:
+    http = cluster.fleet_session()
+    wait_for(lambda: all(s['reachable'] for s in fleet_get(cluster, http, '/api/servers')['servers']),
+             10, 0.1, 'fleet reaching gw, w1 and w2')
+    workers = {'worker-add', 'worker-check'}
+    for action, state in (('stop', 'STOPPED'), ('start', 'RUNNING')):
+        answer = http.post(f'{cluster.fleet}/api/actions/{action}', json={'groups': ['workers']}, timeout=90)
+        assert answer.status_code == 200 and answer.json()['ok'], answer.text
+        assert {i['server'] for i in answer.json()['results']} == {'w1', 'w2'}
+        for name in ('w1', 'w2'):
+            states = cluster.machines[name].states()
+            assert {states[w] for w in workers} == {state}, (name, states)
+
+
+def test_rolling_restart_under_load_loses_nothing(cluster: Cluster) -> None:
+    http = cluster.fleet_session()
+    samples: list[dict[str, set[str]]] = []
+    stop = threading.Event()
+
+    def sample() -> None:  # which worker programs run on each host, straight from its supervisord
+        while not stop.wait(0.2):
+            samples.append({name: cluster.running_workers(name) for name in ('w1', 'w2')})
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    with Load(cluster) as load:
+        wait_for(lambda: len(load.answers) >= 10, 30, 0.1, 'load flowing')
+        sampler.start()
+        started = time.monotonic()
+        answer = http.post(f'{cluster.fleet}/api/groups/workers/rollout', json={}, timeout=150)
+        took = time.monotonic() - started
+        stop.set()
+        sampler.join(5)
+        count = len(load.answers)
+        wait_for(lambda: len(load.answers) >= count + 10, 30, 0.1, 'load flowing after the rollout')
+    report = answer.json()
+    assert answer.status_code == 200 and report['ok'], report
+    assert [s['server'] for s in report['steps']] == ['w1', 'w2'] and report['skipped'] == []
+    assert load.answers and not load.failures(), load.failures()[:3]
+    # At every moment, one host or the other had its workers running ...
+    assert samples and all(any(s[h] == {'worker-add', 'worker-check'} for h in s) for s in samples), samples
+    # ... and consuming: answers kept coming (a /check takes 0.3 s)
+    during = [t for t, _, _ in load.answers if started <= t <= started + took]
+    gaps = [b - a for a, b in zip([started, *during], [*during, started + took], strict=True)]
+    assert max(gaps) < 2.5, max(gaps)
+    print(f'rollout of w1, w2 took {took:.1f} s ({[s["seconds"] for s in report["steps"]]}); '
+          f'{len(load.answers)} answers, 0 lost; longest gap between answers {max(gaps):.2f} s')
+
+
+def test_nothing_listens_on_the_bridge_but_what_the_readme_names(cluster: Cluster) -> None:
+    for name, host in cluster.net.hosts.items():
+        listening = cluster.net.listening(host)
+        outside = {(addr, port) for addr, port in listening if not ipaddress.ip_address(addr).is_loopback}
+        assert outside == {(host.address, port) for port in README_PORTS[name]}, (name, listening)
+    w1 = cluster.net['w1'].address
+    assert requests.post(f'http://{w1}:2345/RPC2', timeout=5).status_code == 401  # supervisord: credentials
+    assert cluster.rpc('w1').getState()['statename'] == 'RUNNING'
+    assert requests.get(f'{cluster.flower}/api/workers', timeout=5).status_code == 401
+    assert requests.get(f'{cluster.fleet}/api/servers', timeout=5).status_code == 401
+    mq = cluster.net['mq'].address
+    with pytest.raises(redis.AuthenticationError):
+        redis.Redis(host=mq, socket_timeout=5).ping()
+    guest = Connection(f'amqp://guest:guest@{mq}:5672//', connect_timeout=5)
+    with pytest.raises(AccessRefused), guest:  # guest works from the broker's own host only
+        guest.ensure_connection(max_retries=1)
+
+
+def test_a_host_cut_off_is_unreachable_within_2s_and_the_others_stay_controllable(cluster: Cluster) -> None:
+    http = cluster.fleet_session()
+
+    def reachable() -> dict[str, bool]:
+        return {s['name']: s['reachable'] for s in fleet_get(cluster, http, '/api/servers')['servers']}
+
+    wait_for(lambda: all(reachable().values()), 10, 0.1, 'every host reachable')
+    w1 = cluster.net['w1']
+    cluster.net.link(w1, up=False)
+    try:
+        cut = time.monotonic()
+        wait_for(lambda: reachable() == {'gw': True, 'w1': False, 'w2': True}, 5, 0.05, 'w1 unreachable')
+        shown = time.monotonic() - cut
+        answer = http.post(f'{cluster.fleet}/api/actions/restart', timeout=60, json={
+            'processes': ['gw:flower:flower', 'w2:worker-add:worker-add', 'w1:worker-add:worker-add']})
+        items = {i['id']: i['status'] for i in answer.json()['results']}
+        assert items == {'gw:flower:flower': 'SUCCESS', 'w2:worker-add:worker-add': 'SUCCESS',
+                         'w1:worker-add:worker-add': 'UNREACHABLE'}, answer.text
+    finally:
+        cluster.net.link(w1, up=True)
+    assert shown < 2.0, shown
+    wait_for(lambda: all(reachable().values()), 10, 0.1, 'w1 reachable again')
+    print(f'w1 shown unreachable {shown:.2f} s after its link went down')
