@@ -28,7 +28,7 @@ class NotReady(Exception):
     pass
 
 
-async def rollout(monitor: Monitor, group: Group, ready_text: str = READY_TEXT) -> dict[str, Any]:
+async def rollout(monitor: Monitor, group: Group, ready_text: str | None = READY_TEXT) -> dict[str, Any]:
     """{'group', 'ok', 'steps': [per server: server, ok, seconds, results, error], 'skipped': [...]}"""
     servers = [name for name in monitor.servers if group.touches(name)]
     steps: list[dict[str, Any]] = []
@@ -41,7 +41,8 @@ async def rollout(monitor: Monitor, group: Group, ready_text: str = READY_TEXT) 
             'skipped': servers[len(steps):]}
 
 
-async def _restart_server(monitor: Monitor, group: Group, server: str, ready_text: str) -> dict[str, Any]:
+async def _restart_server(monitor: Monitor, group: Group, server: str,
+                          ready_text: str | None) -> dict[str, Any]:
     started = time.monotonic()
     step: dict[str, Any] = {'server': server, 'ok': False, 'results': [], 'error': None}
     state, client = monitor.servers[server], monitor.clients[server]
@@ -50,17 +51,19 @@ async def _restart_server(monitor: Monitor, group: Group, server: str, ready_tex
         if not state.reachable:
             raise NotReady(f'unreachable: {state.error}')
         names = [f'{p["group"]}:{p["name"]}' for p in processes]
-        offsets = {name: await _log_end(client, name, monitor.config.timeout) for name in names}
+        # Where each log ends now: the ready line must come after the restart.
+        offsets = {name: (await _tail(client, name, 0, 0, monitor.config.timeout))[1] for name in names}
         step['results'] = await actions.run(monitor, 'restart', [p['id'] for p in processes], [], [])
-        if not all(r['ok'] for r in step['results']):
-            raise NotReady('restart failed')
+        failed = [f'{r["id"]}: {r["status"]}' for r in step['results'] if not r['ok']]
+        if failed:
+            raise NotReady(f'restart failed: {", ".join(failed)}')
         await asyncio.wait_for(_until_ready(client, offsets, ready_text, monitor.config.timeout),
                                monitor.config.action_timeout)
     except (NotReady, Unreachable, Fault) as exc:
         step['error'] = str(exc)
     except TimeoutError:
-        step['error'] = f'not RUNNING and ready ({ready_text.strip()!r} in its log) within ' \
-                        f'{monitor.config.action_timeout:g} s'
+        step['error'] = (f'not RUNNING and ready ({ready_text!r} in its log) '
+                         f'within {monitor.config.action_timeout:g} s')
     else:
         step['ok'] = True
     finally:
@@ -69,13 +72,15 @@ async def _restart_server(monitor: Monitor, group: Group, server: str, ready_tex
     return step
 
 
-async def _log_end(client: Supervisor, name: str, timeout: float) -> int:
-    _, offset, _ = await client.call('supervisor.tailProcessStdoutLog', name, 0, 0, timeout=timeout)
-    return offset
+async def _tail(client: Supervisor, name: str, offset: int, length: int, timeout: float) -> tuple[str, int]:
+    """Up to ``length`` bytes of the process's log from ``offset``, and the offset of its end."""
+    text, end, _ = await client.call('supervisor.tailProcessStdoutLog', name, offset, length, timeout=timeout)
+    return text, end
 
 
-async def _until_ready(client: Supervisor, offsets: dict[str, int], ready_text: str, timeout: float) -> None:
-    """Until each process is RUNNING and has logged ready_text past its offset."""
+async def _until_ready(client: Supervisor, offsets: dict[str, int], ready_text: str | None,
+                       timeout: float) -> None:
+    """Until each process is RUNNING and has logged ready_text (if any) past its offset."""
     offsets = dict(offsets)
     carry = dict.fromkeys(offsets, '')  # the end of the last read: the text may straddle two reads
     logged: set[str] = set()
@@ -85,12 +90,14 @@ async def _until_ready(client: Supervisor, offsets: dict[str, int], ready_text: 
             info = await client.call('supervisor.getProcessInfo', name, timeout=timeout)
             if info['statename'] not in (RUNNING, 'STARTING'):
                 raise NotReady(f'{name} is {info["statename"]}: {info["spawnerr"] or info["description"]}')
-            text, offsets[name], _ = await client.call('supervisor.tailProcessStdoutLog', name, offsets[name],
-                                                       LOG_WINDOW, timeout=timeout)
-            window = carry[name] + text
-            carry[name] = window[-len(ready_text):]
-            if ready_text in window:
+            if ready_text is None:
                 logged.add(name)
+            elif name not in logged:
+                text, offsets[name] = await _tail(client, name, offsets[name], LOG_WINDOW, timeout)
+                window = carry[name] + text
+                carry[name] = window[-len(ready_text):]
+                if ready_text in window:
+                    logged.add(name)
             if name in logged and info['statename'] == RUNNING:
                 ready.add(name)
         if ready != offsets.keys():

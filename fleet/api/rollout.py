@@ -9,7 +9,8 @@ from fleet.rollout import READY_TEXT, rollout
 
 
 class RolloutApi(ApiHandler):
-    """Body (optional): ``{"ready_text": " ready."}``, the log line that says a process is ready.
+    """Body (optional): ``{"ready_text": " ready."}``, what a process logs once it is ready (the
+    default: Celery's ready line); ``null`` when RUNNING is enough.
 
     Answers when the rollout ended: ``{"group", "ok", "steps": [...], "skipped": [...]}``.
     """
@@ -19,8 +20,8 @@ class RolloutApi(ApiHandler):
     async def post(self, name: str) -> None:
         self.require_admin()
         ready_text = self.json_body().get('ready_text', READY_TEXT)
-        if not isinstance(ready_text, str) or not ready_text.strip():
-            raise tornado.web.HTTPError(400, 'ready_text must be a non-empty string')
+        if ready_text is not None and (not isinstance(ready_text, str) or not ready_text.strip()):
+            raise tornado.web.HTTPError(400, 'ready_text must be a non-empty string, or null')
         group = next((g for g in self.config.groups if g.name == name), None)
         if group is None:
             raise tornado.web.HTTPError(404, f'no such group: {name}')
