@@ -22,7 +22,8 @@ from tests.upstream import Upstream
 
 ROLE_SETTINGS = {  # besides the shared broker and backend: what README tells each machine to set
     'worker': dict(ADD_CONCURRENCY='1', CHECK_CONCURRENCY='20'),
-    'gateway': dict(WEB_PROCESSES='1', FLEET_CONFIG='fleet.hosts.example.toml'),
+    # WEB_WAIT: the longest test keeps 100 two-second checks waiting on one host's 20 threads
+    'gateway': dict(WEB_PROCESSES='1', WEB_WAIT='20', FLEET_CONFIG='fleet.hosts.example.toml'),
 }
 
 
@@ -69,6 +70,11 @@ class Cluster:
     def fleet(self) -> str:
         return f'http://{self.net["gw"].address}:9001'
 
+    def wait_gateway(self) -> None:
+        """RUNNING (startsecs) is not listening yet, on a busy machine: wait for the answers."""
+        for url in (f'{self.web}/healthz', f'{self.flower}/healthcheck', f'{self.fleet}/login'):
+            wait_for(lambda url=url: requests.get(url, timeout=5).ok, 60, 0.2, f'{url} answering')
+
     def slow_url(self, ms: int, token: str) -> str:
         return f'{self.upstream.url}/slow?ms={ms}&t={token}'
 
@@ -85,13 +91,17 @@ class Cluster:
         response.raise_for_status()
         return response.json()
 
-    def workers_of(self, task_ids: list[str], timeout: float = 20) -> dict[str, str]:
-        """{task id: hostname of the worker that ran it}, from Flower's task list."""
-        def known() -> dict[str, str] | None:
+    def tasks(self, task_ids: list[str], timeout: float = 20) -> dict[str, dict]:
+        """{task id: Flower's record of it}, once Flower knows the worker that ran each."""
+        def known() -> dict[str, dict] | None:
             tasks = self.flower_get('/api/tasks')
-            found = {t: tasks[t]['worker'] for t in task_ids if t in tasks and tasks[t].get('worker')}
+            found = {t: tasks[t] for t in task_ids if t in tasks and tasks[t].get('worker')}
             return found if len(found) == len(task_ids) else None
         return wait_for(known, timeout, 0.5, 'Flower knowing the worker of every task')
+
+    def workers_of(self, task_ids: list[str]) -> dict[str, str]:
+        """{task id: hostname of the worker that ran it}, from Flower's API."""
+        return {task_id: task['worker'] for task_id, task in self.tasks(task_ids).items()}
 
     def rpc(self, name: str) -> Any:
         """A worker host's supervisord over the network, as fleet on gw reaches it."""

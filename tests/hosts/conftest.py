@@ -15,7 +15,7 @@ import pytest
 
 from tests.hosts.cluster import Cluster
 from tests.hosts.mq import Broker
-from tests.hosts.network import CLIENT, Network, NoNamespaces, namespaces
+from tests.hosts.network import Network, NoNamespaces, namespaces
 from tests.upstream import Upstream
 
 
@@ -44,7 +44,7 @@ def cluster(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Itera
     log_dir = directory / 'logs'
     log_dir.mkdir()
     broker = Broker(network['mq'], directory / 'mq', log_dir)
-    upstream = Upstream(CLIENT)  # the routes checked live on the client machine
+    upstream = Upstream(network.client)  # the routes checked live on the client machine
     cluster = Cluster(network, broker, upstream, directory, log_dir, {
         name: secrets.token_urlsafe(12) for name in ('gw', 'w1', 'w2', 'flower', 'fleet')})
     try:
@@ -53,6 +53,7 @@ def cluster(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Itera
         cluster.start('gw', 'gateway')
         for machine in cluster.machines.values():
             machine.wait_running()
+        cluster.wait_gateway()
         yield cluster
     finally:
         cluster.stop()

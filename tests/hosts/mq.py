@@ -30,6 +30,8 @@ class Broker:
         self.redis_password = secrets.token_urlsafe(12)
         self.broker_url = f'amqp://{USER}:{self.password}@{host.name}:5672//'
         self.result_backend = f'redis://:{self.redis_password}@{host.name}:6379/0'
+        # The same, from the test runner (the bridge's address), which has no name for the host
+        self.url_from_client = f'amqp://{USER}:{self.password}@{host.address}:5672//'
         self.env = self._rabbitmq_env()
         self.rabbitmq = Proc('mq-rabbitmq', host.on(RABBITMQ_SERVER), self.env, log_dir, cwd=directory)
         self.redis = Proc('mq-redis', host.on(

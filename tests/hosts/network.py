@@ -1,9 +1,10 @@
 """Test hosts out of Linux network namespaces: a bridge, a veth per host, names in /etc/hosts.
 
-Addresses come from 198.18.0.0/15 (RFC 2544, for benchmarking), never a LAN or public range.
-The bridge itself holds 198.18.0.1: that is the test runner, the "client machine" the tests send
-requests from. Every name (namespaces, bridge, veths) carries a per-run prefix, and close()
-removes them by name, ending whatever still runs inside them.
+Addresses come from 198.18.0.0/15 (RFC 2544, for benchmarking), never a LAN or public range: a
+/24 of it that no route of this machine uses yet, so runs side by side do not collide. The bridge
+itself holds the .1: that is the test runner, the "client machine" the tests send requests from.
+Every name (namespaces, bridge, veths) carries a per-run prefix, and close() removes them by
+name, ending whatever still runs inside them.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 NETNS_ETC = Path('/etc/netns')
-SUBNET = '198.18.0'
-CLIENT = f'{SUBNET}.1'
 
 
 class NoNamespaces(Exception):
@@ -32,6 +31,15 @@ def run(*argv: str, check: bool = True) -> subprocess.CompletedProcess:
 def namespaces() -> set[str]:
     """What `ip netns list` shows (names only)."""
     return {line.split()[0] for line in run('ip', 'netns', 'list').stdout.splitlines() if line.strip()}
+
+
+def free_subnet() -> str:
+    """'198.A.B' for a /24 in 198.18.0.0/15 that no route uses."""
+    routes = run('ip', '-4', 'route', 'show', 'table', 'all').stdout
+    while True:
+        subnet = f'198.{secrets.choice((18, 19))}.{secrets.randbelow(256)}'
+        if f'{subnet}.' not in routes:
+            return subnet
 
 
 @dataclass(frozen=True)
@@ -57,7 +65,9 @@ class Network:
         run('ip', 'netns', 'del', probe)
         self.prefix = f'rc{secrets.token_hex(3)}'  # interface names have at most 15 characters
         self.bridge = f'{self.prefix}br'
-        self.hosts = {name: Host(name, f'{self.prefix}-{name}', f'{SUBNET}.{11 + i}')
+        subnet = free_subnet()
+        self.client = f'{subnet}.1'
+        self.hosts = {name: Host(name, f'{self.prefix}-{name}', f'{subnet}.{11 + i}')
                       for i, name in enumerate(names)}
         try:
             self._build()
@@ -94,14 +104,14 @@ class Network:
 
     def _build(self) -> None:
         run('ip', 'link', 'add', self.bridge, 'type', 'bridge')
-        run('ip', 'addr', 'add', f'{CLIENT}/24', 'dev', self.bridge)
+        run('ip', 'addr', 'add', f'{self.client}/24', 'dev', self.bridge)
         run('ip', 'link', 'set', self.bridge, 'up')
         hosts_file = ''.join(f'{h.address} {h.name}\n' for h in self.hosts.values())
         for host in self.hosts.values():
             run('ip', 'netns', 'add', host.netns)
             etc = NETNS_ETC / host.netns  # `ip netns exec` mounts it over /etc/hosts
             etc.mkdir(parents=True)
-            (etc / 'hosts').write_text(f'127.0.0.1 localhost\n{CLIENT} client\n{hosts_file}')
+            (etc / 'hosts').write_text(f'127.0.0.1 localhost\n{self.client} client\n{hosts_file}')
             veth = self.veth(host)
             run('ip', 'link', 'add', veth, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', host.netns)
             run('ip', 'link', 'set', veth, 'master', self.bridge, 'up')
