@@ -1,15 +1,9 @@
 """The Celery application, as in the seed: ``celery -A main worker``."""
 
-import os
-
 from celery import Celery, signals
 
-app = Celery(
-    'route_check',
-    include=['add_task', 'check_worker'],
-    broker=os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//'),
-)
-app.config_from_object('celeryconfig')
+app = Celery('route_check', include=['add_task', 'check_worker'])
+app.config_from_object('celeryconfig')  # BROKER_URL and RESULT_BACKEND are read there
 
 
 @signals.celeryd_init.connect

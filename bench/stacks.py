@@ -17,12 +17,12 @@ from pathlib import Path
 
 import redis
 
+import celeryconfig as routes
 from bench import sysstat
 from bench.load import CPUS
-from tests.support import ROOT, VENV_BIN, Proc, Vhost, base_env, free_port, start_worker, wait_for
-
-CHECK_QUEUES = ('route_check', 'common_check', 'route_check_ignore_result')
-ADD_QUEUES = ('add_queue', 'default')
+from support.process import ROOT, VENV_BIN, Proc, child_env, free_port, wait_for
+from support.rabbit import Vhost
+from support.worker import worker_argv
 
 
 class Stalled(Exception):
@@ -43,9 +43,9 @@ class Stack:
         if self.vhost is not None:
             vhost = self.vhost
             try:
-                wait_for(lambda: all(vhost.depth(q) == 0 for q in CHECK_QUEUES + ADD_QUEUES), timeout, 0.2)
+                wait_for(lambda: all(vhost.depth(q) == 0 for q in routes.ALL_QUEUES), timeout, 0.2)
             except AssertionError:
-                depths = {q: vhost.depth(q) for q in CHECK_QUEUES + ADD_QUEUES}
+                depths = {q: vhost.depth(q) for q in routes.ALL_QUEUES}
                 raise Stalled(f'queues not drained within {timeout:g} s: {depths}') from None
 
         def answers_fast() -> bool:
@@ -83,7 +83,7 @@ def upstream(log_dir: Path) -> Iterator[tuple[str, int]]:
     """The slow upstream: (its URL, its pid)."""
     port = free_port()
     with running(
-        Proc('upstream', [sys.executable, '-m', 'bench.upstream', '--port', str(port)], base_env(), log_dir)
+        Proc('upstream', [sys.executable, '-m', 'bench.upstream', '--port', str(port)], child_env(), log_dir)
     ) as proc:
         url = f'http://127.0.0.1:{port}/'
         wait_http(url)
@@ -95,7 +95,7 @@ def isolated(log_dir: Path, redis_url: str) -> Iterator[tuple[Vhost, dict[str, s
     """A fresh vhost and the environment pointing every process at it; both cleaned up after."""
     vhost = Vhost('route_check_bench')
     try:
-        yield vhost, base_env(BROKER_URL=vhost.url, RESULT_BACKEND=redis_url, CHECK_ALLOW='127.0.0.0/8')
+        yield vhost, child_env(BROKER_URL=vhost.url, RESULT_BACKEND=redis_url, CHECK_ALLOW='127.0.0.0/8')
     finally:
         vhost.delete()
         client = redis.Redis.from_url(redis_url)
@@ -106,17 +106,16 @@ def isolated(log_dir: Path, redis_url: str) -> Iterator[tuple[Vhost, dict[str, s
 
 
 def celery_worker(
-    stack: ExitStack, name: str, app: str, env: dict[str, str], log_dir: Path, *argv: str
+    stack: ExitStack,
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    pool: str,
+    concurrency: int,
+    queues: tuple[str, ...],
 ) -> Proc:
     proc = stack.enter_context(
-        running(
-            Proc(
-                name,
-                [str(VENV_BIN / 'celery'), '-A', app, 'worker', *argv, '-n', f'{name}@%h', '-l', 'info'],
-                env,
-                log_dir,
-            )
-        )
+        running(Proc(name, worker_argv(name, pool, concurrency, queues), env, log_dir))
     )
     proc.wait_log('ready.')
     return proc
@@ -159,7 +158,7 @@ def uwsgi_flask(log_dir: Path) -> Iterator[Stack]:
         '--die-on-term',  # exit on SIGTERM (uWSGI 2.0 reloads on it otherwise)
         '--disable-logging',
     ]
-    with running(Proc('uwsgi-flask', argv, base_env(), log_dir)) as proc:
+    with running(Proc('uwsgi-flask', argv, child_env(), log_dir)) as proc:
         url = f'http://127.0.0.1:{port}'
         wait_http(f'{url}/check?url=http://127.0.0.1:1/')
         yield Stack(url, {'uwsgi': [proc.pid]})
@@ -176,31 +175,17 @@ def tornado_celery(
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         if kind == 'seed':
             worker = celery_worker(
-                stack,
-                'worker-check-seed',
-                'main',
-                env,
-                log_dir,
-                '-P',
-                'prefork',
-                '-c',
-                '10',
-                '-Q',
-                'route_check',
+                stack, 'worker-check-seed', env, log_dir, 'prefork', 10, (routes.QUEUE_OF[routes.HTTP_CHECK],)
             )
         else:
             worker = celery_worker(
                 stack,
                 f'worker-check-{kind}',
-                'main',
                 env,
                 log_dir,
-                '-P',
                 'threads',
-                '-c',
-                str(check_concurrency),
-                '-Q',
-                ','.join(CHECK_QUEUES),
+                check_concurrency,
+                routes.CHECK_WORKER_QUEUES,
             )
         webs, url = web_processes(stack, 'web', [sys.executable, 'web.py'], env, log_dir, web_count)
         yield Stack(url, {'web': [p.pid for p in webs], 'worker': [worker.pid]}, vhost, [p.pid for p in webs])
@@ -220,7 +205,7 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
     (-c = cores, as supervisord runs it) that the plain client uses too."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
-        worker = stack.enter_context(running(start_worker('add', env, log_dir, CPUS)))
+        worker = celery_worker(stack, 'worker-add', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES)
         groups = {}
         for name, argv in (
             ('web', [sys.executable, 'web.py']),

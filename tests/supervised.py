@@ -12,7 +12,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import ROOT, Proc, Vhost, base_env, free_port, wait_for
+from support.process import ROOT, Proc, free_port, wait_for
+from support.rabbit import Vhost
+from tests.support import base_env
 
 PROGRAMS = {'worker-add', 'worker-check', 'web-0', 'web-1', 'flower', 'fleet'}
 

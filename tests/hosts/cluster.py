@@ -13,11 +13,11 @@ from typing import Any
 
 import requests
 
+from support.process import wait_for
 from tests.fleet.support import TimeoutTransport
 from tests.hosts.machines import Machine
 from tests.hosts.mq import Broker
 from tests.hosts.network import Network
-from tests.support import wait_for
 from tests.upstream import Upstream
 
 ROLE_SETTINGS = {  # besides the shared broker and backend: what README tells each machine to set

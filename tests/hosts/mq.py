@@ -12,8 +12,8 @@ import signal
 import subprocess
 from pathlib import Path
 
+from support.process import Proc, wait_for
 from tests.hosts.network import Host
-from tests.support import Proc, wait_for
 
 RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'  # /usr/sbin's switches to the rabbitmq user
 RABBITMQCTL = '/usr/lib/rabbitmq/bin/rabbitmqctl'

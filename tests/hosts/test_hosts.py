@@ -19,8 +19,8 @@ import requests
 from amqp.exceptions import AccessRefused
 from kombu import Connection
 
+from support.process import wait_for
 from tests.hosts.cluster import Cluster, Load
-from tests.support import wait_for
 
 ALL_WORKERS = {'add@w1', 'check@w1', 'add@w2', 'check@w2'}
 WORKERS = {'worker-add', 'worker-check'}  # a worker host's programs
