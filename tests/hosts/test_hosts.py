@@ -29,6 +29,13 @@ IN_FLIGHT = 100
 README_PORTS = {'mq': {5672, 6379}, 'gw': {8889, 5555, 9001}, 'w1': {2345}, 'w2': {2345}}
 
 
+@pytest.fixture
+def w2(cluster: Cluster) -> None:
+    """w2 up: it joined in the test that starts it under load, or joins here (for -k runs)."""
+    if 'w2' not in cluster.machines:
+        cluster.start('w2', 'worker').wait_running()
+
+
 def fleet_get(cluster: Cluster, http: requests.Session, path: str) -> Any:
     response = http.get(cluster.fleet + path, timeout=10)
     response.raise_for_status()
@@ -63,6 +70,7 @@ def test_a_worker_host_added_under_load_takes_work_within_seconds(cluster: Clust
     print(f'w2 took work {joined:.1f} s after its workers were RUNNING')
 
 
+@pytest.mark.usefixtures('w2')
 def test_flower_lists_the_workers_of_both_hosts(cluster: Cluster) -> None:
     with ThreadPoolExecutor(20) as pool:
         sums = list(pool.map(lambda i: requests.get(f'{cluster.web}/add', params={'x': i, 'y': 1},
@@ -75,6 +83,7 @@ def test_flower_lists_the_workers_of_both_hosts(cluster: Cluster) -> None:
     assert {t['worker'] for t in adds.values()} == {'add@w1', 'add@w2'}
 
 
+@pytest.mark.usefixtures('w2')
 def test_stopping_every_worker_on_one_host_loses_nothing(cluster: Cluster) -> None:
     w1 = cluster.machines['w1']
     with ThreadPoolExecutor(IN_FLIGHT) as pool:
@@ -95,6 +104,7 @@ def test_stopping_every_worker_on_one_host_loses_nothing(cluster: Cluster) -> No
           'of them started after w1 had stopped taking work')
 
 
+@pytest.mark.usefixtures('w2')
 def test_fleet_on_gw_stops_and_starts_the_workers_of_both_hosts(cluster: Cluster) -> None:
     http = cluster.fleet_session()
     wait_for(lambda: all(s['reachable'] for s in fleet_get(cluster, http, '/api/servers')['servers']),
@@ -108,6 +118,7 @@ def test_fleet_on_gw_stops_and_starts_the_workers_of_both_hosts(cluster: Cluster
             assert {states[w] for w in WORKERS} == {state}, (name, states)
 
 
+@pytest.mark.usefixtures('w2')
 def test_rolling_restart_under_load_loses_nothing(cluster: Cluster) -> None:
     http = cluster.fleet_session()
     samples: list[tuple[int, dict[str, set[str]]]] = []
@@ -146,6 +157,7 @@ def test_rolling_restart_under_load_loses_nothing(cluster: Cluster) -> None:
           f'longest gap between answers {max(gaps):.2f} s')
 
 
+@pytest.mark.usefixtures('w2')
 def test_nothing_listens_on_the_bridge_but_what_the_readme_names(cluster: Cluster) -> None:
     for name, host in cluster.net.hosts.items():
         listening = cluster.net.listening(host)
@@ -164,6 +176,7 @@ def test_nothing_listens_on_the_bridge_but_what_the_readme_names(cluster: Cluste
         guest.ensure_connection(max_retries=1)
 
 
+@pytest.mark.usefixtures('w2')
 def test_a_host_cut_off_is_unreachable_within_2s_and_the_others_stay_controllable(cluster: Cluster) -> None:
     http = cluster.fleet_session()
 
