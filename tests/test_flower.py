@@ -22,7 +22,8 @@ def flower(system: System, method: str, path: str, **kwargs) -> requests.Respons
 
 @pytest.fixture(scope='module')
 def task_ids(system: System) -> dict[str, str]:
-    """A few tasks through the gateway, then wait until Flower has seen them succeed."""
+    """A few tasks through the gateway, then wait until Flower has seen them succeed and has
+    their routing (the gateway's task-sent events leave in batches, up to 0.1 s later)."""
     add = requests.get(f'{system.web}/add', params={'x': 2, 'y': 3}, timeout=15)
     port = system.web.rsplit(':', 1)[1]
     check = requests.get(f'{system.web}/check', params={'host': '127.0.0.1', 'port': port}, timeout=15)
@@ -36,8 +37,9 @@ def task_ids(system: System) -> dict[str, str]:
         for task_id, info in tasks.items():
             if info['name'] == routes.ADD and info.get('args') == '[2, 3]':
                 ids[routes.ADD] = task_id
-        return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' for i in ids.values())
-    wait_for(seen, 30, 0.5, 'Flower to see every task succeed')
+        return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' and tasks[i]['routing_key']
+                                         for i in ids.values())
+    wait_for(seen, 30, 0.5, 'Flower to see every task succeed, with its routing')
     return ids
 
 
