@@ -67,9 +67,10 @@ task_reject_on_worker_lost = True
 # A late-ack task still running when the broker connection drops is redelivered anyway;
 # cancelling it avoids running it twice at the same time.
 worker_cancel_long_running_tasks_on_connection_loss = True
-# After a broker reconnect Celery lowers the prefetch count and raises it again from the thread
-# that acks; with -P threads that basic_qos races the consumer's own on one socket and the worker
-# never consumes again (found by tests/chaos, scenario 3). Not lowering it costs a few prefetches.
+# A thread-pool worker must keep consuming after a broker reconnect: Celery would lower the
+# prefetch count and raise it again from the thread that acks, and with -P threads that basic_qos
+# races the consumer's own on one socket. Not lowering it costs a few prefetches
+# (docs/reliability.md, scenario 3).
 worker_enable_prefetch_count_reduction = False
 
 worker_disable_rate_limits = True
@@ -87,8 +88,8 @@ accept_content = ['json']
 result_accept_content = ['json']
 # Results are fetched once by the gateway or /result; a day is plenty and bounds Redis memory.
 result_expires = 24 * 3600
-# Keep retrying to store a result while Redis is away: giving up leaves the message neither acked
-# nor rejected, so its result is lost and the worker's prefetch slot with it (tests/chaos, 4).
+# A result is stored even when Redis is away for a while: giving up would leave the message neither
+# acked nor rejected, losing its result and the worker's prefetch slot (docs/reliability.md, 4).
 result_backend_always_retry = True
 
 # Retry a refused publish, briefly: callers are HTTP requests, and the seed's 10-20 s intervals

@@ -13,10 +13,11 @@ from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import FrameType
 
-from bench import load, report, stacks, sysstat
+from bench import load, readme, report, stacks, sysstat
 from bench.load import CPUS
 from bench.report import Row
 from bench.upstream import HIGH
+from support import procfs
 from support.process import VENV_BIN
 
 RESULTS = Path(__file__).with_name('results')
@@ -206,11 +207,11 @@ def rss_run(options: argparse.Namespace, raw: Path, stack: stacks.Stack, qps: fl
     # A long run goes slower than the 15-s one that measured qps (88 470 of 100 000 once): a margin.
     duration = max(10.0, options.rss_requests / max(qps, 1.0) * 1.5)
     print(f'/add ours: {duration:.0f} s (~{options.rss_requests} requests) for RSS', flush=True)
-    before = {pid: sysstat.rss_kib(pid) for pid in stack.web_pids}
+    before = {pid: procfs.rss_kib(pid) for pid in stack.web_pids}
     run = load.measure(
         stack.url + ADD_PATH, options.clients, 0, duration, stack.groups, raw / 'add-rss.log', lambda: None
     )
-    after = {pid: sysstat.rss_kib(pid) for pid in stack.web_pids}
+    after = {pid: procfs.rss_kib(pid) for pid in stack.web_pids}
     return {
         'requests': run.ok + run.errors,
         'errors': run.errors,
@@ -244,6 +245,8 @@ def main() -> None:
         if options.cluster:
             rows += cluster_runs(options, raw, upstream_url, upstream_pid)
     report.write(options.out, options, rows, memory)
+    if not options.quick and options.only is None:  # a smoke or partial run is not README's figures
+        readme.update(rows, memory)
     print((options.out / 'results.md').read_text())
 
 

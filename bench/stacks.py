@@ -233,9 +233,7 @@ def quorum_cluster(
     QUEUE_TYPE=quorum (all three nodes on this machine, so they share its cores with the rest)."""
     with ExitStack() as stack:
         data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='bench-cluster-')))
-        cluster = PrivateCluster(data)
-        stack.callback(cluster.stop)
-        cluster.start()
+        cluster = stack.enter_context(PrivateCluster(data))
         _, env = stack.enter_context(isolated(log_dir, redis_url))  # its Redis clean-up; not its vhost
         env = dict(env, BROKER_URL=cluster.url(), QUEUE_TYPE='quorum')
         check = celery_worker(

@@ -86,10 +86,3 @@ def machine_jiffies() -> tuple[int, int]:
     values = [int(v) for v in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
     total = sum(values[:8])  # guest time is already inside user time
     return total - values[3] - values[4], total
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1])
-    raise ValueError(f'no VmRSS for pid {pid}')

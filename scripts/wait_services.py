@@ -8,31 +8,29 @@ Both as Celery reads them: several broker nodes (``;``-separated, one answering 
 
 import os
 import sys
-import time
 
 from kombu import Connection
 
 import celeryconfig
 from main import app
+from support.process import wait_for
 
 DEADLINE = float(os.environ.get('SERVICES_TIMEOUT', 120))
 
 
+def answering() -> bool:
+    with Connection(celeryconfig.broker_url, connect_timeout=2) as connection:
+        connection.ensure_connection(max_retries=1)
+    return bool(app.backend.client.ping())  # Celery's client: a sentinel:// backend finds its master
+
+
 def main() -> int:
-    broker = celeryconfig.broker_url
-    end = time.monotonic() + DEADLINE
-    last_error: Exception | None = None
-    while time.monotonic() < end:
-        try:
-            with Connection(broker, connect_timeout=2) as connection:
-                connection.ensure_connection(max_retries=1)
-            app.backend.client.ping()
-            return 0
-        except Exception as exc:  # any failure means "not yet"
-            last_error = exc
-            time.sleep(1)
-    print(f'services did not answer within {DEADLINE:.0f}s: {last_error!r}', file=sys.stderr)
-    return 1
+    try:
+        wait_for(answering, DEADLINE, 1, 'the broker and the result backend answering')
+    except AssertionError as exc:
+        print(f'services did not answer: {exc}', file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == '__main__':

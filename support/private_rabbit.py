@@ -18,13 +18,13 @@ from pathlib import Path
 
 from kombu import Connection
 
-from support.process import free_port, stop_group, wait_for
+from support.process import PrivateService, free_port, stop_group, wait_for
 
 RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'  # not the wrapper: it would su to rabbitmq
 RABBITMQ_BIN = Path('/usr/lib/rabbitmq/bin')  # the CLI tools, likewise; with the node's HOME (cookie)
 
 
-class PrivateRabbit:
+class PrivateRabbit(PrivateService):
     """A RabbitMQ node of our own on free ports, with its data under ``base``.
 
     HOME points into ``base`` too, so its Erlang cookie is private and root's home is untouched.
@@ -96,7 +96,7 @@ class PrivateRabbit:
         return self.popen is not None and self.popen.poll() is None
 
 
-class PrivateCluster:
+class PrivateCluster(PrivateService):
     """Three (``size``) private RabbitMQ nodes clustered on loopback: one cookie, own ports and dirs.
 
     Each node is a PrivateRabbit; the others join the first with ``join_cluster`` once, and a

@@ -44,8 +44,13 @@ def task_ids(system: System) -> dict[str, str]:
 
 
 def test_task_list_and_detail_show_result_worker_and_routing(system: System, task_ids: dict) -> None:
-    for name, task_id in task_ids.items():
+    def routed(task_id: str) -> dict | None:
         info = flower(system, 'GET', f'/api/task/info/{task_id}').json()
+        return info if info['routing_key'] else None
+
+    for name, task_id in task_ids.items():
+        # The gateway batches task-sent events (up to 0.1 s): the routing may come after SUCCESS.
+        info = wait_for(lambda task_id=task_id: routed(task_id), 10, 0.2, 'the task-sent event')
         assert info['name'] == name and info['state'] == 'SUCCESS'
         assert info['worker'] in WORKERS and routes.QUEUE_OF[name] in WORKERS[info['worker']]
         assert info['routing_key'] == routes.QUEUE_OF[name] and info['exchange'] == ''

@@ -8,9 +8,7 @@ started as a child process group and ended by that group only.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -23,11 +21,11 @@ from pathlib import Path
 import redis
 import requests
 
-from support.process import free_port, stop_group, wait_for
+from support.process import PrivateService, Proc, free_port, stop_group, wait_for
 from tests.upstream import Upstream
 
 
-class PrivateRedis:
+class PrivateRedis(PrivateService):
     """redis-server on a free port. AOF with fsync on every write, so stored results survive a
     restart like they would on a production Redis with persistence (see docs/reliability.md).
     With ``replica_of`` it starts as that server's replica."""
@@ -87,7 +85,7 @@ class PrivateSentinel(PrivateRedis):
         return ['redis-server', str(self.conf), '--sentinel']
 
 
-class SentinelGroup:
+class SentinelGroup(PrivateService):
     """One master, one replica and three Sentinels on loopback: Celery's ``sentinel://`` form."""
 
     def __init__(self, base: Path, name: str = 'rc_chaos'):
@@ -195,76 +193,9 @@ def collect(web: str | Callable[[], str], calls: Iterable[Call], timeout: float 
             time.sleep(0.2)
 
 
-def proc_children(pid: int) -> list[int]:
-    """Direct children of ``pid``, from /proc (no psutil)."""
-    try:
-        text = Path(f'/proc/{pid}/task/{pid}/children').read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def proc_tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(proc_children(p))
-    return out
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1])
-    return 0
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f'/proc/{pid}/fd'))
-
-
 def supervisord_pid(home: Path) -> int:
     """The pid of the supervisord that `make run` started in ``home``."""
     return int((home / 'var/run/supervisord.pid').read_text())
-
-
-def listening_sockets(pids: Iterable[int]) -> list[tuple[int, str, int]]:
-    """(pid, address, port) of every TCP socket in LISTEN state that one of ``pids`` holds."""
-    inodes: dict[str, int] = {}
-    for pid in pids:
-        try:
-            for fd in os.listdir(f'/proc/{pid}/fd'):
-                try:
-                    target = os.readlink(f'/proc/{pid}/fd/{fd}')
-                except OSError:
-                    continue
-                if target.startswith('socket:['):
-                    inodes[target[8:-1]] = pid
-        except OSError:
-            continue
-    found = []
-    for table, v6 in (('/proc/net/tcp', False), ('/proc/net/tcp6', True)):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state != '0A' or inode not in inodes:  # 0A = LISTEN
-                continue
-            hex_addr, hex_port = local.split(':')
-            found.append((inodes[inode], _address(hex_addr, v6), int(hex_port, 16)))
-    return found
-
-
-def _address(hex_addr: str, v6: bool) -> str:
-    raw = bytes.fromhex(hex_addr)
-    if not v6:
-        return socket.inet_ntop(socket.AF_INET, raw[::-1])
-    words = b''.join(raw[i:i + 4][::-1] for i in range(0, 16, 4))  # per-word host byte order
-    return socket.inet_ntop(socket.AF_INET6, words)
 
 
 class Load:
@@ -300,3 +231,11 @@ class Load:
         for thread in self._threads:
             thread.join(40)
         return list(self.calls)
+
+
+def stop_all(load: Load | None, *procs: Proc) -> None:
+    """End a scenario: its load first, so nothing new is sent, then its processes."""
+    if load is not None:
+        load.stop()
+    for proc in procs:
+        proc.stop()

@@ -41,24 +41,21 @@ class Stack:
 
 @pytest.fixture(scope='module')
 def stack(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[Stack]:
-    cluster = PrivateCluster(tmp_path_factory.mktemp('cluster'))
-    worker = web = None
-    try:
-        cluster.start()
-        env = base_env(QUEUE_TYPE='quorum')
-        worker = start_worker('check', dict(env, BROKER_URL=cluster.url(0, 1, 2)), log_dir, concurrency=8,
-                              name='chaos-worker-cluster',
-                              queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
-        web, url = start_web(dict(env, BROKER_URL=cluster.url(1, 2, 0), WEB_WAIT='2'), log_dir,
-                             name='chaos-web-cluster')
-        # The gateway connects lazily; its health check makes it connect now.
-        wait_for(lambda: requests.get(f'{url}/healthz', timeout=5).ok, 30, 0.2, 'gateway healthy')
-        yield Stack(cluster, worker, web, url)
-    finally:
-        for proc in (web, worker):
-            if proc is not None:
-                proc.stop()
-        cluster.stop()
+    with PrivateCluster(tmp_path_factory.mktemp('cluster')) as cluster:
+        worker = web = None
+        try:
+            env = base_env(QUEUE_TYPE='quorum')
+            worker = start_worker('check', dict(env, BROKER_URL=cluster.url(0, 1, 2)), log_dir, concurrency=8,
+                                  name='chaos-worker-cluster', queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
+            web, url = start_web(dict(env, BROKER_URL=cluster.url(1, 2, 0), WEB_WAIT='2'), log_dir,
+                                 name='chaos-web-cluster')
+            # The gateway connects lazily; its health check makes it connect now.
+            wait_for(lambda: requests.get(f'{url}/healthz', timeout=5).ok, 30, 0.2, 'gateway healthy')
+            yield Stack(cluster, worker, web, url)
+        finally:
+            for proc in (web, worker):
+                if proc is not None:
+                    proc.stop()
 
 
 def rejoin(cluster: PrivateCluster, node: PrivateRabbit) -> None:
@@ -80,16 +77,22 @@ def test_kill_the_gateways_node(stack: Stack, upstream: Upstream, tally: Tally) 
 
 
 def test_kill_the_node_holding_the_queue_leaders(stack: Stack, upstream: Upstream, tally: Tally) -> None:
-    leaders = stack.cluster.leaders()
+    leaders = task_queue_leaders(stack.cluster)
     leader_node = Counter(leaders.values()).most_common(1)[0][0]
     victim = next(n for n in stack.cluster.nodes if n.node == leader_node)
     assert victim is not stack.cluster.connected_node(GATEWAY)  # a failure of its own kind
     outcome = under_load(stack.url, upstream, lambda: victim.stop(signal.SIGKILL))
-    moved = stack.cluster.leaders()
+    moved = task_queue_leaders(stack.cluster)
     rejoin(stack.cluster, victim)
     record_and_check(outcome, tally, '9. RabbitMQ cluster: kill -9 of the node holding the queue leaders',
-          f'{sum(n == leader_node for n in leaders.values())} quorum leaders re-elected elsewhere')
+                     f'task queues whose leader moved: {sum(n == leader_node for n in leaders.values())}')
     assert leader_node not in moved.values()
+
+
+def task_queue_leaders(cluster: PrivateCluster) -> dict[str, str]:
+    """The leaders of our task queues: the worker declared them first, on n1. (Celery's own
+    celery_delayed_* queues are declared through each broker node in no fixed order.)"""
+    return {queue: node for queue, node in cluster.leaders().items() if queue in routes.ALL_QUEUES}
 
 
 def test_rolling_restart(stack: Stack, upstream: Upstream, tally: Tally) -> None:

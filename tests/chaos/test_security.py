@@ -11,7 +11,8 @@ from pathlib import Path
 import requests
 
 from support.process import ROOT, wait_for
-from tests.chaos.support import listening_sockets, proc_tree, supervisord_pid
+from support.procfs import listening_sockets, proc_tree
+from tests.chaos.support import supervisord_pid
 from tests.supervised import System
 
 

@@ -29,12 +29,8 @@ from tests.upstream import Upstream
 
 @pytest.fixture
 def sentinels(tmp_path: Path) -> Iterator[SentinelGroup]:
-    group = SentinelGroup(tmp_path / 'redis')
-    try:
-        group.start()
+    with SentinelGroup(tmp_path / 'redis') as group:
         yield group
-    finally:
-        group.stop()
 
 
 def test_kill_the_redis_master(sentinels: SentinelGroup, vhost: Vhost, log_dir: Path, upstream: Upstream,
