@@ -23,6 +23,8 @@ from tests.support import ROOT, VENV_BIN, Proc, Vhost, base_env, free_port, star
 
 CHECK_QUEUES = ('route_check', 'common_check', 'route_check_ignore_result')
 ADD_QUEUES = ('add_queue', 'default')
+# The check worker's pool, as supervisord.conf's worker-check runs it.
+CHECK_POOL = ('-P', 'threads')
 
 
 class Stalled(Exception):
@@ -106,13 +108,19 @@ def isolated(log_dir: Path, redis_url: str) -> Iterator[tuple[Vhost, dict[str, s
 
 
 def celery_worker(
-    stack: ExitStack, name: str, app: str, env: dict[str, str], log_dir: Path, *argv: str
+    stack: ExitStack,
+    name: str,
+    app: str,
+    env: dict[str, str],
+    log_dir: Path,
+    *argv: str,
+    loglevel: str = 'info',
 ) -> Proc:
     proc = stack.enter_context(
         running(
             Proc(
                 name,
-                [str(VENV_BIN / 'celery'), '-A', app, 'worker', *argv, '-n', f'{name}@%h', '-l', 'info'],
+                [str(VENV_BIN / 'celery'), '-A', app, 'worker', *argv, '-n', f'{name}@%h', '-l', loglevel],
                 env,
                 log_dir,
             )
@@ -165,43 +173,53 @@ def uwsgi_flask(log_dir: Path) -> Iterator[Stack]:
         yield Stack(url, {'uwsgi': [proc.pid]})
 
 
+def check_worker(stack: ExitStack, kind: str, env: dict[str, str], log_dir: Path, concurrency: int) -> Proc:
+    """b ('seed'): a prefork worker of concurrency 10 on route_check, as the seed ran it;
+    otherwise the check worker as supervisord.conf runs it."""
+    if kind == 'seed':
+        return celery_worker(
+            stack, 'worker-check-seed', 'main', env, log_dir, '-P', 'prefork', '-c', '10', '-Q', 'route_check'
+        )
+    return celery_worker(
+        stack,
+        f'worker-check-{kind}',
+        'main',
+        env,
+        log_dir,
+        *CHECK_POOL,
+        '-c',
+        str(concurrency),
+        '-Q',
+        ','.join(CHECK_QUEUES),
+    )
+
+
+def uvicorn_processes(
+    stack: ExitStack, name: str, env: dict[str, str], log_dir: Path, count: int
+) -> tuple[Proc, str]:
+    """The FastAPI peer: ``uvicorn --workers count``, whose master forks the workers."""
+    port = free_port()
+    argv = [str(VENV_BIN / 'uvicorn'), 'bench.fastapi_web:app', '--port', str(port), '--workers', str(count)]
+    proc = stack.enter_context(running(Proc(name, argv, env, log_dir)))
+    wait_for(lambda: proc.log().count('Application startup complete.') >= count, 60, 0.1, f'{name} started')
+    return proc, f'http://127.0.0.1:{port}'
+
+
 @contextmanager
-def tornado_celery(
+def celery_gateway(
     log_dir: Path, redis_url: str, kind: str, web_count: int, check_concurrency: int
 ) -> Iterator[Stack]:
-    """web.py in front of a check worker, by ``kind``:
-    b ('seed'): one web.py, a prefork worker of concurrency 10 on route_check, as the seed ran it;
-    c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them."""
+    """A gateway in front of a check worker, by ``kind``:
+    b ('seed'): one web.py, the seed's prefork worker;
+    c ('shipped'): N web.py and the check worker as shipped;
+    'fastapi': uvicorn --workers N running bench/fastapi_web.py and the check worker as shipped."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
-        if kind == 'seed':
-            worker = celery_worker(
-                stack,
-                'worker-check-seed',
-                'main',
-                env,
-                log_dir,
-                '-P',
-                'prefork',
-                '-c',
-                '10',
-                '-Q',
-                'route_check',
-            )
-        else:
-            worker = celery_worker(
-                stack,
-                f'worker-check-{kind}',
-                'main',
-                env,
-                log_dir,
-                '-P',
-                'threads',
-                '-c',
-                str(check_concurrency),
-                '-Q',
-                ','.join(CHECK_QUEUES),
-            )
+        worker = check_worker(stack, kind, env, log_dir, check_concurrency)
+        if kind == 'fastapi':
+            uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
+            yield Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
+            return
         webs, url = web_processes(stack, 'web', [sys.executable, 'web.py'], env, log_dir, web_count)
         yield Stack(url, {'web': [p.pid for p in webs], 'worker': [worker.pid]}, vhost, [p.pid for p in webs])
 
@@ -210,14 +228,15 @@ def tornado_celery(
 class AddStacks:
     ours: Stack
     naive: Stack
+    fastapi: Stack
     env: dict[str, str]  # for the plain client: the same vhost, so the same worker
     worker_pid: int
 
 
 @contextmanager
 def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddStacks]:
-    """Ours and the naive gateway for /add, N processes each, behind one prefork add worker
-    (-c = cores, as supervisord runs it) that the plain client uses too."""
+    """Ours, the naive gateway and the FastAPI peer for /add, N processes each, behind one prefork
+    add worker (-c = cores, as supervisord runs it) that the plain client uses too."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         worker = stack.enter_context(running(start_worker('add', env, log_dir, CPUS)))
@@ -229,4 +248,6 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
             webs, url = web_processes(stack, name, argv, env, log_dir, web_count)
             pids = [p.pid for p in webs]
             groups[name] = Stack(url, {'web': pids, 'worker': [worker.pid]}, vhost, pids)
-        yield AddStacks(groups['web'], groups['naive-web'], env, worker.pid)
+        uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
+        fastapi = Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
+        yield AddStacks(groups['web'], groups['naive-web'], fastapi, env, worker.pid)
