@@ -52,7 +52,6 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--concurrency', type=int, default=500, help="the check worker's -c")
     parser.add_argument('--warmup', type=float, default=3.0)
     parser.add_argument('--duration', type=float, default=15.0)
-    parser.add_argument('--loglevel', default='info', help="the check worker's -l (supervisord: info)")
     parser.add_argument('--redis-url', default='redis://127.0.0.1:6379/2')
     parser.add_argument('--out', type=Path, default=RESULTS)
     return parser.parse_args()
@@ -75,7 +74,6 @@ def variant_stack(raw: Path, options: argparse.Namespace, name: str) -> Iterator
             str(options.concurrency),
             '-Q',
             ','.join(stacks.CHECK_QUEUES),
-            loglevel=options.loglevel,
         )
         webs, url = stacks.web_processes(
             stack, f'pool-web-{name}', [sys.executable, 'web.py'], env, raw, CPUS
@@ -125,9 +123,10 @@ def write(options: argparse.Namespace, rows: list) -> None:
     lines = [
         '# Check worker variants, side by side',
         '',
-        f'`python -m bench.pools --clients {options.clients} --rounds {options.rounds} --concurrency '
-        f'{options.concurrency} --loglevel {options.loglevel}`: {options.warmup:g} s warm-up + '
-        f'{options.duration:g} s per run, N = {CPUS} web.py in front of each worker, no Flower.',
+        f'`python -m bench.pools --variants {options.variants} --clients {options.clients} --rounds '
+        f'{options.rounds} --concurrency {options.concurrency} --warmup {options.warmup:g} --duration '
+        f'{options.duration:g}`: N = {CPUS} web.py in front of each worker (-l info), no Flower. '
+        'ms/check: CPU milliseconds per answered check, from the % of one core and the qps.',
         '',
         '| variant | clients | round | qps | p50 ms | p99 ms | errors | machine busy '
         '| worker ms/check | web ms/check | rabbitmq ms/check | redis ms/check |',

@@ -108,19 +108,13 @@ def isolated(log_dir: Path, redis_url: str) -> Iterator[tuple[Vhost, dict[str, s
 
 
 def celery_worker(
-    stack: ExitStack,
-    name: str,
-    app: str,
-    env: dict[str, str],
-    log_dir: Path,
-    *argv: str,
-    loglevel: str = 'info',
+    stack: ExitStack, name: str, app: str, env: dict[str, str], log_dir: Path, *argv: str
 ) -> Proc:
     proc = stack.enter_context(
         running(
             Proc(
                 name,
-                [str(VENV_BIN / 'celery'), '-A', app, 'worker', *argv, '-n', f'{name}@%h', '-l', loglevel],
+                [str(VENV_BIN / 'celery'), '-A', app, 'worker', *argv, '-n', f'{name}@%h', '-l', 'info'],
                 env,
                 log_dir,
             )
