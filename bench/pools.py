@@ -21,7 +21,8 @@ from bench.__main__ import RESULTS, shared_services
 from bench.load import CPUS
 from bench.upstream import HIGH
 
-# name -> (worker argv, settings changed from celeryconfig and main.py, environment).
+# name -> (worker argv, after --concurrency's -c so it can override it; settings changed from
+# celeryconfig and main.py; environment).
 # broker_heartbeat=0 for gevent: Celery 5.7's green-pool loop waits up to 0.1 s on the event
 # connection after every message it reads while AMQP heartbeats are on: ~10 tasks/s.
 GEVENT = {'broker_heartbeat': 0}
@@ -31,6 +32,7 @@ TASK_LOGS = {'TASK_LOG_LEVEL': 'INFO'}
 VARIANTS: dict[str, tuple[list[str], dict, dict]] = {
     'threads': (['-P', 'threads'], {}, {}),
     'threads-no-events': (['-P', 'threads'], NO_EVENTS, {}),
+    'threads-c100': (['-P', 'threads', '-c', '100'], {}, {}),  # supervisord's CHECK_CONCURRENCY
     'threads-task-logs': (['-P', 'threads'], {}, TASK_LOGS),
     'threads-backend-per-thread': (['-P', 'threads'], BEFORE, {}),
     'threads-before': (['-P', 'threads'], BEFORE, TASK_LOGS),
@@ -69,11 +71,11 @@ def variant_stack(raw: Path, options: argparse.Namespace, name: str) -> Iterator
             'bench.worker_app',
             env,
             raw,
-            *argv,
             '-c',
             str(options.concurrency),
             '-Q',
             ','.join(stacks.CHECK_QUEUES),
+            *argv,
         )
         webs, url = stacks.web_processes(
             stack, f'pool-web-{name}', [sys.executable, 'web.py'], env, raw, CPUS
