@@ -5,13 +5,18 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test lint bench chaos services venv browser clean
+.PHONY: run test unit lint bench services venv browser clean
 
 run: venv
 	bash scripts/run.sh
 
 test: venv services browser
 	source scripts/env.sh && $(PY) -m pytest $(PYTEST_ARGS)
+
+# The tests that need no RabbitMQ, Redis or other service: policy, messages, handlers in-process,
+# fleet config and auth. Seconds, not minutes.
+unit: venv
+	$(PY) -m pytest -m unit $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

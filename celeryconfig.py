@@ -8,26 +8,37 @@ from multiprocessing import cpu_count
 
 from kombu import Exchange, Queue
 
+# The defaults of BROKER_URL and RESULT_BACKEND are written here only (see scripts/env.sh).
+broker_url = os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//')
 result_backend = os.environ.get('RESULT_BACKEND', 'redis://127.0.0.1:6379/0')
+
+# The routes table: every task by the name Celery gives it (module.function), and its queue.
+# The one home of these names: the gateway, tests and bench read them from here.
+ADD = 'add_task.add'
+HTTP_CHECK = 'check_worker.check'
+TCP_CHECK = 'check_worker.common_check'  # the seed's name for it
+HTTP_CHECK_NO_RESULT = 'check_worker.check_ignore_result'
+QUEUE_OF = {
+    ADD: 'add_queue',
+    TCP_CHECK: 'common_check',
+    HTTP_CHECK: 'route_check',
+    HTTP_CHECK_NO_RESULT: 'route_check_ignore_result',
+}
+# What each worker of supervisord.conf consumes: CPU work (prefork) apart from network waits (threads).
+ADD_WORKER_QUEUES = (QUEUE_OF[ADD], 'default')
+CHECK_WORKER_QUEUES = (QUEUE_OF[HTTP_CHECK], QUEUE_OF[TCP_CHECK], QUEUE_OF[HTTP_CHECK_NO_RESULT])
+ALL_QUEUES = ADD_WORKER_QUEUES + CHECK_WORKER_QUEUES
 
 # One queue per task (the seed's advice), so a flood of one kind never delays another.
 # Route checks are persistent: their exchange says so, and Celery copies that onto each message.
 _route_check = Exchange('route_check', type='direct', delivery_mode='persistent')
+_exchange_of = {ADD: Exchange('add'), TCP_CHECK: _route_check, HTTP_CHECK: _route_check,
+                HTTP_CHECK_NO_RESULT: _route_check}
 task_queues = (
     Queue('default', Exchange('default'), routing_key='default'),
-    Queue('add_queue', Exchange('add'), routing_key='add_queue'),
-    Queue('common_check', _route_check, routing_key='common_check'),
-    Queue('route_check', _route_check, routing_key='route_check'),
-    Queue('route_check_ignore_result', _route_check, routing_key='route_check_ignore_result'),
+    *(Queue(queue, _exchange_of[task], routing_key=queue) for task, queue in QUEUE_OF.items()),
 )
-# The seed's route keys named a package (route_check_task.check_worker.*) that does not exist
-# here; tasks are named after their modules.
-task_routes = {
-    'add_task.add': {'queue': 'add_queue'},
-    'check_worker.common_check': {'queue': 'common_check'},
-    'check_worker.check': {'queue': 'route_check'},
-    'check_worker.check_ignore_result': {'queue': 'route_check_ignore_result'},
-}
+task_routes = {task: {'queue': queue} for task, queue in QUEUE_OF.items()}
 task_default_queue = 'default'
 task_default_exchange = 'default'
 task_default_exchange_type = 'direct'

@@ -17,14 +17,14 @@ import urllib3
 
 import route_policy
 from main import app
+from route_policy import DEFAULT_TIMEOUT
 
 BODY_CAP = 64 * 1024  # bytes read from a response at most
 MAX_REDIRECTS = 5
-DEFAULT_TIMEOUT = 5.0
-MAX_TIMEOUT = 30.0
 REDIRECT_STATUSES = {301, 302, 303, 307, 308}
 
-policy = route_policy.Policy.from_env()
+# CHECK_ALLOW, read once when the worker loads its tasks; the gateway builds its own.
+ENV_POLICY = route_policy.Policy.from_env()
 
 
 def _elapsed_ms(started: float) -> float:
@@ -64,13 +64,13 @@ def _read_body(response: urllib3.BaseHTTPResponse, deadline: float) -> int:
 
 
 def http_check(url: str, follow_redirects: bool = False, timeout: float = DEFAULT_TIMEOUT,
-               checker: route_policy.Policy | None = None) -> dict[str, Any]:
+               policy: route_policy.Policy | None = None) -> dict[str, Any]:
     """GET ``url`` and report ``{ok, status, latency_ms, bytes, error, url}``.
 
     ``timeout`` is for the whole check, redirects included: each hop gets what is left of it.
     Each redirect hop is parsed, resolved and vetted again, up to MAX_REDIRECTS.
     """
-    checker = checker or policy
+    policy = policy or ENV_POLICY
     result: dict[str, Any] = {'ok': False, 'status': None, 'latency_ms': None, 'bytes': 0,
                               'error': None, 'url': url}
     started = time.perf_counter()
@@ -78,7 +78,7 @@ def http_check(url: str, follow_redirects: bool = False, timeout: float = DEFAUL
     try:
         for _hop in range(MAX_REDIRECTS + 1):
             target = route_policy.parse_url(url)
-            address = checker.choose(target.host, route_policy.resolve(target.host, target.port))
+            address = policy.choose(target.host, route_policy.resolve(target.host, target.port))
             remaining = deadline - time.perf_counter()
             if remaining <= 0:
                 raise TimeoutError('timed out')
@@ -114,13 +114,13 @@ def _next_hop(url: str, location: str) -> str:
 
 
 def tcp_check(host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
-              checker: route_policy.Policy | None = None) -> dict[str, Any]:
+              policy: route_policy.Policy | None = None) -> dict[str, Any]:
     """Open a TCP connection to ``host:port`` and report ``{ok, latency_ms, error}``."""
-    checker = checker or policy
+    policy = policy or ENV_POLICY
     result: dict[str, Any] = {'ok': False, 'latency_ms': None, 'error': None}
     started = time.perf_counter()
     try:
-        address = checker.choose(host, route_policy.resolve(host, port))
+        address = policy.choose(host, route_policy.resolve(host, port))
         with socket.create_connection((address, port), timeout=timeout):
             result['ok'] = True
     except route_policy.TargetRefused as exc:
@@ -147,21 +147,24 @@ def _describe(exc: BaseException) -> str:
 
 
 def _timeout(value: float) -> float:
-    return min(max(float(value), 0.1), MAX_TIMEOUT)
+    return min(max(float(value), route_policy.MIN_TIMEOUT), route_policy.MAX_TIMEOUT)
 
 
 # Idempotent by nature (a GET or a TCP connect), so a redelivery after a crash is harmless.
 @app.task
 def check(url: str, follow_redirects: bool = False, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """The HTTP(S) check of ``url``: see http_check."""
     return http_check(url, follow_redirects, _timeout(timeout))
 
 
 @app.task
 def common_check(host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """The TCP connect check of ``host:port`` (the seed's name): see tcp_check."""
     return tcp_check(host, int(port), _timeout(timeout))
 
 
 @app.task(ignore_result=True)
 def check_ignore_result(url: str, follow_redirects: bool = False,
                         timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
+    """``check`` for callers that do not wait: it stores no result."""
     return http_check(url, follow_redirects, _timeout(timeout))

@@ -5,12 +5,8 @@ import os
 
 from celery import Celery, signals
 
-app = Celery(
-    'route_check',
-    include=['add_task', 'check_worker'],
-    broker=os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//'),
-)
-app.config_from_object('celeryconfig')
+app = Celery('route_check', include=['add_task', 'check_worker'])
+app.config_from_object('celeryconfig')  # BROKER_URL and RESULT_BACKEND are read there
 
 # Celery's two lines per task ("received", "succeeded in") at INFO; TASK_LOG_LEVEL=INFO brings
 # them back. Failures are logged at ERROR whatever this says; Flower shows every task.

@@ -17,7 +17,7 @@ from bench import load, report, stacks, sysstat
 from bench.load import CPUS
 from bench.report import Row
 from bench.upstream import HIGH
-from tests.support import VENV_BIN
+from support.process import VENV_BIN
 
 RESULTS = Path(__file__).with_name('results')
 ADD_PATH = '/add?x=1&y=2'

@@ -16,29 +16,30 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
+import celeryconfig as routes
 from bench import load, stacks
 from bench.__main__ import RESULTS, shared_services
 from bench.load import CPUS
 from bench.upstream import HIGH
 
-# name -> (worker argv, after --concurrency's -c so it can override it; settings changed from
-# celeryconfig and main.py; environment).
-# broker_heartbeat=0 for gevent: Celery 5.7's green-pool loop waits up to 0.1 s on the event
-# connection after every message it reads while AMQP heartbeats are on: ~10 tasks/s.
+# name -> (pool, concurrency (None: --concurrency's), settings changed from celeryconfig and
+# main.py, environment). broker_heartbeat=0 for gevent: Celery 5.7's green-pool loop waits up to
+# 0.1 s on the event connection after every message it reads while AMQP heartbeats are on:
+# ~10 tasks/s.
 GEVENT = {'broker_heartbeat': 0}
 NO_EVENTS = {'worker_send_task_events': False}
 BEFORE = {'result_backend_thread_safe': False}  # what main.py's worker settings changed
 TASK_LOGS = {'TASK_LOG_LEVEL': 'INFO'}
-VARIANTS: dict[str, tuple[list[str], dict, dict]] = {
-    'threads': (['-P', 'threads'], {}, {}),
-    'threads-no-events': (['-P', 'threads'], NO_EVENTS, {}),
-    'threads-c100': (['-P', 'threads', '-c', '100'], {}, {}),  # supervisord's CHECK_CONCURRENCY
-    'threads-task-logs': (['-P', 'threads'], {}, TASK_LOGS),
-    'threads-backend-per-thread': (['-P', 'threads'], BEFORE, {}),
-    'threads-before': (['-P', 'threads'], BEFORE, TASK_LOGS),
-    'gevent': (['-P', 'gevent'], GEVENT, {}),
-    'gevent-no-events': (['-P', 'gevent'], {**GEVENT, **NO_EVENTS}, {}),
-    'gevent-backend-per-task': (['-P', 'gevent'], {**GEVENT, **BEFORE}, {}),
+VARIANTS: dict[str, tuple[str, int | None, dict, dict]] = {
+    'threads': ('threads', None, {}, {}),
+    'threads-no-events': ('threads', None, NO_EVENTS, {}),
+    'threads-c100': ('threads', 100, {}, {}),  # supervisord's CHECK_CONCURRENCY
+    'threads-task-logs': ('threads', None, {}, TASK_LOGS),
+    'threads-backend-per-thread': ('threads', None, BEFORE, {}),
+    'threads-before': ('threads', None, BEFORE, TASK_LOGS),
+    'gevent': ('gevent', None, GEVENT, {}),
+    'gevent-no-events': ('gevent', None, {**GEVENT, **NO_EVENTS}, {}),
+    'gevent-backend-per-task': ('gevent', None, {**GEVENT, **BEFORE}, {}),
 }
 
 
@@ -61,21 +62,19 @@ def parse_args() -> argparse.Namespace:
 
 @contextmanager
 def variant_stack(raw: Path, options: argparse.Namespace, name: str) -> Iterator[stacks.Stack]:
-    argv, conf, variables = VARIANTS[name]
+    pool, concurrency, conf, variables = VARIANTS[name]
     with ExitStack() as stack:
         vhost, env = stack.enter_context(stacks.isolated(raw, options.redis_url))
         env.update(variables, BENCH_WORKER_CONF=json.dumps(conf))
         worker = stacks.celery_worker(
             stack,
             f'pool-{name}',
-            'bench.worker_app',
             env,
             raw,
-            '-c',
-            str(options.concurrency),
-            '-Q',
-            ','.join(stacks.CHECK_QUEUES),
-            *argv,
+            pool,
+            concurrency or options.concurrency,
+            routes.CHECK_WORKER_QUEUES,
+            app='bench.worker_app',
         )
         webs, url = stacks.web_processes(
             stack, f'pool-web-{name}', [sys.executable, 'web.py'], env, raw, CPUS

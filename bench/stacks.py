@@ -17,14 +17,12 @@ from pathlib import Path
 
 import redis
 
+import celeryconfig as routes
 from bench import sysstat
 from bench.load import CPUS
-from tests.support import ROOT, VENV_BIN, Proc, Vhost, base_env, free_port, start_worker, wait_for
-
-CHECK_QUEUES = ('route_check', 'common_check', 'route_check_ignore_result')
-ADD_QUEUES = ('add_queue', 'default')
-# The check worker's pool, as supervisord.conf's worker-check runs it.
-CHECK_POOL = ('-P', 'threads')
+from support.process import ROOT, VENV_BIN, Proc, child_env, free_port, wait_for
+from support.rabbit import Vhost
+from support.worker import worker_argv
 
 
 class Stalled(Exception):
@@ -45,9 +43,9 @@ class Stack:
         if self.vhost is not None:
             vhost = self.vhost
             try:
-                wait_for(lambda: all(vhost.depth(q) == 0 for q in CHECK_QUEUES + ADD_QUEUES), timeout, 0.2)
+                wait_for(lambda: all(vhost.depth(q) == 0 for q in routes.ALL_QUEUES), timeout, 0.2)
             except AssertionError:
-                depths = {q: vhost.depth(q) for q in CHECK_QUEUES + ADD_QUEUES}
+                depths = {q: vhost.depth(q) for q in routes.ALL_QUEUES}
                 raise Stalled(f'queues not drained within {timeout:g} s: {depths}') from None
 
         def answers_fast() -> bool:
@@ -85,7 +83,7 @@ def upstream(log_dir: Path) -> Iterator[tuple[str, int]]:
     """The slow upstream: (its URL, its pid)."""
     port = free_port()
     with running(
-        Proc('upstream', [sys.executable, '-m', 'bench.upstream', '--port', str(port)], base_env(), log_dir)
+        Proc('upstream', [sys.executable, '-m', 'bench.upstream', '--port', str(port)], child_env(), log_dir)
     ) as proc:
         url = f'http://127.0.0.1:{port}/'
         wait_http(url)
@@ -97,7 +95,7 @@ def isolated(log_dir: Path, redis_url: str) -> Iterator[tuple[Vhost, dict[str, s
     """A fresh vhost and the environment pointing every process at it; both cleaned up after."""
     vhost = Vhost('route_check_bench')
     try:
-        yield vhost, base_env(BROKER_URL=vhost.url, RESULT_BACKEND=redis_url, CHECK_ALLOW='127.0.0.0/8')
+        yield vhost, child_env(BROKER_URL=vhost.url, RESULT_BACKEND=redis_url, CHECK_ALLOW='127.0.0.0/8')
     finally:
         vhost.delete()
         client = redis.Redis.from_url(redis_url)
@@ -108,17 +106,17 @@ def isolated(log_dir: Path, redis_url: str) -> Iterator[tuple[Vhost, dict[str, s
 
 
 def celery_worker(
-    stack: ExitStack, name: str, app: str, env: dict[str, str], log_dir: Path, *argv: str
+    stack: ExitStack,
+    name: str,
+    env: dict[str, str],
+    log_dir: Path,
+    pool: str,
+    concurrency: int,
+    queues: tuple[str, ...],
+    app: str = 'main',
 ) -> Proc:
     proc = stack.enter_context(
-        running(
-            Proc(
-                name,
-                [str(VENV_BIN / 'celery'), '-A', app, 'worker', *argv, '-n', f'{name}@%h', '-l', 'info'],
-                env,
-                log_dir,
-            )
-        )
+        running(Proc(name, worker_argv(name, pool, concurrency, queues, app), env, log_dir))
     )
     proc.wait_log('ready.')
     return proc
@@ -161,31 +159,10 @@ def uwsgi_flask(log_dir: Path) -> Iterator[Stack]:
         '--die-on-term',  # exit on SIGTERM (uWSGI 2.0 reloads on it otherwise)
         '--disable-logging',
     ]
-    with running(Proc('uwsgi-flask', argv, base_env(), log_dir)) as proc:
+    with running(Proc('uwsgi-flask', argv, child_env(), log_dir)) as proc:
         url = f'http://127.0.0.1:{port}'
         wait_http(f'{url}/check?url=http://127.0.0.1:1/')
         yield Stack(url, {'uwsgi': [proc.pid]})
-
-
-def check_worker(stack: ExitStack, kind: str, env: dict[str, str], log_dir: Path, concurrency: int) -> Proc:
-    """b ('seed'): a prefork worker of concurrency 10 on route_check, as the seed ran it;
-    otherwise the check worker as supervisord.conf runs it."""
-    if kind == 'seed':
-        return celery_worker(
-            stack, 'worker-check-seed', 'main', env, log_dir, '-P', 'prefork', '-c', '10', '-Q', 'route_check'
-        )
-    return celery_worker(
-        stack,
-        f'worker-check-{kind}',
-        'main',
-        env,
-        log_dir,
-        *CHECK_POOL,
-        '-c',
-        str(concurrency),
-        '-Q',
-        ','.join(CHECK_QUEUES),
-    )
 
 
 def uvicorn_processes(
@@ -204,12 +181,25 @@ def celery_gateway(
     log_dir: Path, redis_url: str, kind: str, web_count: int, check_concurrency: int
 ) -> Iterator[Stack]:
     """A gateway in front of a check worker, by ``kind``:
-    b ('seed'): one web.py, the seed's prefork worker;
-    c ('shipped'): N web.py and the check worker as shipped;
-    'fastapi': uvicorn --workers N running bench/fastapi_web.py and the check worker as shipped."""
+    b ('seed'): one web.py, a prefork worker of concurrency 10 on route_check, as the seed ran it;
+    c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them;
+    'fastapi': uvicorn --workers N running bench/fastapi_web.py, and the check worker as shipped."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
-        worker = check_worker(stack, kind, env, log_dir, check_concurrency)
+        if kind == 'seed':
+            worker = celery_worker(
+                stack, 'worker-check-seed', env, log_dir, 'prefork', 10, (routes.QUEUE_OF[routes.HTTP_CHECK],)
+            )
+        else:
+            worker = celery_worker(
+                stack,
+                f'worker-check-{kind}',
+                env,
+                log_dir,
+                'threads',
+                check_concurrency,
+                routes.CHECK_WORKER_QUEUES,
+            )
         if kind == 'fastapi':
             uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
             yield Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
@@ -233,7 +223,7 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
     add worker (-c = cores, as supervisord runs it) that the plain client uses too."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
-        worker = stack.enter_context(running(start_worker('add', env, log_dir, CPUS)))
+        worker = celery_worker(stack, 'worker-add', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES)
         groups = {}
         for name, argv in (
             ('web', [sys.executable, 'web.py']),

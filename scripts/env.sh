@@ -1,4 +1,7 @@
-# Source me: the environment supervisord.conf and the programs read, with safe defaults.
+# Source me: what supervisord.conf expands (%(ENV_...)s must be set, or supervisord refuses the
+# file), with safe defaults, and the generated secrets. Settings that the programs read themselves
+# (BROKER_URL, RESULT_BACKEND, WEB_*, CHECK_ALLOW) have their one default in the Python code that
+# reads them (celeryconfig.py, web.py, route_policy.py); set them here only to override.
 # Anything already set in the environment wins. Secrets are generated on first use into
 # var/secrets.env (mode 600, git-ignored); there is no default password anywhere.
 # shellcheck shell=bash
@@ -27,11 +30,7 @@ while IFS='=' read -r key value; do
 done < "$SECRETS_FILE"
 
 export_default() { [ -n "${!1:-}" ] || export "$1=$2"; }
-export_default BROKER_URL 'amqp://guest:guest@127.0.0.1:5672//'
-export_default RESULT_BACKEND 'redis://127.0.0.1:6379/0'
 export_default VENV_BIN "$ROUTE_CHECK_HOME/.venv/bin"
-export_default WEB_HOST 127.0.0.1
-export_default WEB_PORT 8889
 export_default WEB_PROCESSES "$(nproc)"
 export_default ADD_CONCURRENCY "$(nproc)"
 export_default CHECK_CONCURRENCY 100
@@ -42,8 +41,17 @@ export_default FLOWER_USER admin
 export_default FLOWER_HOST 127.0.0.1
 export_default FLOWER_PORT 5555
 export_default RABBITMQ_API 'http://guest:guest@127.0.0.1:15672/api/'
-export_default CHECK_ALLOW ''
 export_default FLEET_HOST 127.0.0.1
 export_default FLEET_PORT 9001
 export_default FLEET_CONFIG "$ROUTE_CHECK_HOME/fleet.example.toml"
+# What this machine runs: everything (one machine), the workers only (a worker machine), or the
+# gateway, Flower and the fleet dashboard (a front machine). supervisord has no conditional
+# sections, so the role becomes each program's autostart.
+export_default ROLE all
+case "$ROLE" in
+  all) export WORKERS_AUTOSTART=true GATEWAY_AUTOSTART=true ;;
+  worker) export WORKERS_AUTOSTART=true GATEWAY_AUTOSTART=false ;;
+  gateway) export WORKERS_AUTOSTART=false GATEWAY_AUTOSTART=true ;;
+  *) echo "route_check: ROLE must be all, worker or gateway, not '$ROLE'" >&2; return 1 ;;
+esac
 unset -f export_default

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# `make run`: start RabbitMQ/Redis if needed, then supervisord (foreground) with every program.
+# `make run`: start RabbitMQ/Redis if needed, then supervisord (foreground) with the programs of
+# this machine's ROLE (scripts/env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/services.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
-"$VENV_BIN/python" scripts/wait_services.py
+# One machine runs its own RabbitMQ and Redis; the others use the shared ones that BROKER_URL and
+# RESULT_BACKEND name, so nothing is installed or started here.
+if [ "$ROLE" = all ]; then bash scripts/services.sh; fi
+"$VENV_BIN/python" -m scripts.wait_services
 mkdir -p var/log var/run
-echo "route_check: web http://$WEB_HOST:$WEB_PORT  flower http://$FLOWER_HOST:$FLOWER_PORT" \
+web=$("$VENV_BIN/python" -c 'from web import Settings; s = Settings.from_env(); print(f"{s.host}:{s.port}")')
+echo "route_check: web http://$web  flower http://$FLOWER_HOST:$FLOWER_PORT" \
      "supervisor http://$SUPERVISOR_HOST:$SUPERVISOR_PORT  fleet http://$FLEET_HOST:$FLEET_PORT" \
      "(user admin, passwords in $SECRETS_FILE)"
 echo "route_check: supervisorctl: .venv/bin/supervisorctl -c supervisord.conf status"

@@ -1,4 +1,7 @@
-"""Wait until the broker (BROKER_URL) and the result backend (RESULT_BACKEND) answer."""
+"""Wait until the broker (BROKER_URL) and the result backend (RESULT_BACKEND) answer.
+
+    python -m scripts.wait_services     # from the project's directory
+"""
 
 import os
 import sys
@@ -7,12 +10,13 @@ import time
 import redis
 from kombu import Connection
 
+import celeryconfig
+
 DEADLINE = float(os.environ.get('SERVICES_TIMEOUT', 120))
 
 
 def main() -> int:
-    broker = os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//')
-    backend = os.environ.get('RESULT_BACKEND', 'redis://127.0.0.1:6379/0')
+    broker, backend = celeryconfig.broker_url, celeryconfig.result_backend
     end = time.monotonic() + DEADLINE
     last_error: Exception | None = None
     while time.monotonic() < end:
@@ -21,7 +25,7 @@ def main() -> int:
                 connection.ensure_connection(max_retries=1)
             redis.Redis.from_url(backend, socket_connect_timeout=2).ping()
             return 0
-        except Exception as exc:  # noqa: BLE001 - any failure means "not yet"
+        except Exception as exc:  # any failure means "not yet"
             last_error = exc
             time.sleep(1)
     print(f'services did not answer within {DEADLINE:.0f}s: {last_error!r}', file=sys.stderr)

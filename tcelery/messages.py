@@ -5,16 +5,22 @@ headers, the entities to declare and the "task-sent" event; kombu's ``Producer.p
 serializes the body and fills the properties. We let both run against a producer that records
 the final publish call instead of writing to a socket, so what aio-pika sends is byte for byte
 what Celery would have sent.
+
+That whole path costs ~80 µs, and most of it (routing, exchange, properties, declarations, event
+routing) is the same for every call of a task. ``TaskMessages`` runs it once per task name and
+afterwards calls only the per-call part of Celery's code: ``as_task_v2`` for the headers, body and
+the task-sent event's fields.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from celery import Celery
 from kombu import Exchange, Producer, Queue
+from kombu.serialization import dumps, loads
 
 
 @dataclass(frozen=True)
@@ -30,7 +36,7 @@ class Publication:
     retry_policy: dict[str, Any] | None = field(default=None)  # None: do not retry
 
 
-class _RecordingProducer(Producer):
+class RecordingProducer(Producer):
     """A kombu Producer without a channel that keeps what it would have published."""
 
     def __init__(self) -> None:
@@ -61,6 +67,23 @@ class _RecordingProducer(Producer):
         ))
 
 
+def _task_options(app: Celery, name: str, args: list | tuple, kwargs: dict | None) -> tuple[dict, dict]:
+    """(as_task_v2's keyword arguments, send_task_message's options), as ``Celery.send_task``
+    works them out: the task's own options, then the router."""
+    task = app.tasks.get(name)
+    exec_options = task._get_exec_options() if task else {}
+    options: dict[str, Any] = {k: v for k, v in exec_options.items() if v is not None}
+    message_options = {
+        'reply_to': app.thread_oid,
+        'time_limit': options.pop('time_limit', None),
+        'soft_time_limit': options.pop('soft_time_limit', None),
+        'create_sent_event': app.conf.task_send_sent_event,
+        'ignore_result': bool(task and task.ignore_result),
+    }
+    options = app.amqp.router.route(options, name, args, kwargs, task)
+    return {**message_options, **options}, options
+
+
 def build_task_messages(app: Celery, name: str, args: list | tuple = (), kwargs: dict | None = None,
                         task_id: str | None = None) -> tuple[str, Publication, list[Publication]]:
     """The task's message and its events (the "task-sent" event when enabled), as Celery makes them.
@@ -69,22 +92,44 @@ def build_task_messages(app: Celery, name: str, args: list | tuple = (), kwargs:
     ``as_task_v2`` and ``send_task_message``.
     """
     task_id = task_id or str(uuid.uuid4())
-    task = app.tasks.get(name)
-    exec_options = task._get_exec_options() if task else {}
-    options: dict[str, Any] = {k: v for k, v in exec_options.items() if v is not None}
-    ignore_result = bool(task and task.ignore_result)
-    time_limit = options.pop('time_limit', None)
-    soft_time_limit = options.pop('soft_time_limit', None)
-    options = app.amqp.router.route(options, name, args, kwargs, task)
-    message = app.amqp.as_task_v2(
-        task_id, name, args, kwargs,
-        reply_to=app.thread_oid,
-        time_limit=time_limit, soft_time_limit=soft_time_limit,
-        create_sent_event=app.conf.task_send_sent_event,
-        ignore_result=ignore_result,
-        **options,
-    )
-    recorder = _RecordingProducer()
+    message_options, options = _task_options(app, name, args, kwargs)
+    message = app.amqp.as_task_v2(task_id, name, args, kwargs, **message_options)
+    recorder = RecordingProducer()
     app.amqp.send_task_message(recorder, name, message, **options)
     task_message, *events = recorder.publications
     return task_id, task_message, events
+
+
+class TaskMessages:
+    """One task's messages: ``build_task_messages`` run once, then only the per-call part.
+
+    The router, exchange, routing key, delivery mode, declarations and retry policy do not
+    depend on the arguments of a call (our routes are by task name).
+    """
+
+    def __init__(self, app: Celery, name: str):
+        self._app = app
+        self._name = name
+        self._options, _ = _task_options(app, name, (), None)
+        _, self._task, events = build_task_messages(app, name)
+        if 'compression' in self._task.headers:
+            raise NotImplementedError('tcelery does not compress task messages (task_compression)')
+        self._route: dict[str, Any] = {}
+        if events:  # where send_task_message says the task went, for its task-sent event
+            sent = loads(events[0].body, events[0].properties['content_type'],
+                         events[0].properties['content_encoding'])
+            self._route = {key: sent[key] for key in ('queue', 'exchange', 'routing_key')}
+        self._serializer = app.conf.task_serializer
+
+    def build(self, task_id: str, args: list | tuple = (),
+              kwargs: dict | None = None) -> tuple[Publication, dict[str, Any] | None]:
+        """The task's message for one call, the same as ``build_task_messages``, and the fields
+        of its task-sent event (None when those events are off)."""
+        message = self._app.amqp.as_task_v2(task_id, self._name, args, kwargs, **self._options)
+        _, _, body = dumps(message.body, serializer=self._serializer)
+        task = replace(self._task, body=body.encode() if isinstance(body, str) else body,
+                       headers={**self._task.headers, **message.headers},
+                       properties={**self._task.properties, **message.properties})
+        if message.sent_event is None:
+            return task, None
+        return task, {**message.sent_event, **self._route}

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import logging
-import uuid
+import functools
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
 
 from .errors import BrokerUnavailable, ResultBackendUnavailable
-from .messages import build_task_messages
+from .events import SentEvents
+from .messages import TaskMessages
 from .publisher import Publisher
 from .results import Meta, ResultWaiter
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,36 +43,37 @@ class NonBlockingProducer:
         self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout)
         self.results = ResultWaiter(result_url or celery_app.conf.result_backend,
                                     backend.get_key_for_task, backend.decode)
+        self._messages: dict[str, TaskMessages] = {}
+        self.sent_events = SentEvents(celery_app, functools.partial(self.publisher.publish, confirm=False))
 
     async def send(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
                    task_id: str | None = None) -> str:
         """Publish the task; return its id once the broker has confirmed it."""
         name = task if isinstance(task, str) else task.name
-        task_id, message, events = build_task_messages(self.app, name, args, kwargs, task_id)
+        if name not in self._messages:
+            self._messages[name] = TaskMessages(self.app, name)
+        task_id = task_id or self.results.new_task_id()
+        message, sent_event = self._messages[name].build(task_id, args, kwargs)
         await self.publisher.publish(message)
-        for event in events:
-            try:
-                await self.publisher.publish(event, confirm=False)
-            except BrokerUnavailable as exc:  # the task is safe; only a line in Flower is lost
-                log.warning('task-sent event for %s dropped: %s', task_id, exc)
+        if sent_event is not None:
+            self.sent_events.add(sent_event)
         return task_id
 
     async def apply_async(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
-                          timeout: float = 10.0, task_id: str | None = None) -> TaskResult:
+                          timeout: float = 10.0) -> TaskResult:
         """Send the task and wait up to ``timeout`` seconds for its result.
 
         Raises BrokerUnavailable (not sent), ResultTimeout (sent, not ready yet) or
         ResultBackendUnavailable (sent, with its ``task_id``: the result will be stored when
         Redis is back, so the caller can hand out the id instead of refusing the work).
         """
-        task_id = task_id or str(uuid.uuid4())
+        task_id = self.results.new_task_id()
         try:
             async with self.results.watch(task_id) as watch:
                 await self.send(task, args, kwargs, task_id)
                 return TaskResult.from_meta(task_id, await watch.result(timeout))
-        except ResultBackendUnavailable as exc:
-            if exc.task_id is None:  # the subscription failed, so nothing was sent yet
-                await self.send(task, args, kwargs, task_id)
+        except ResultBackendUnavailable as exc:  # we could not listen, so nothing was sent yet
+            await self.send(task, args, kwargs, task_id)
             raise ResultBackendUnavailable(str(exc), task_id) from exc
 
     async def result(self, task_id: str) -> TaskResult:
@@ -89,5 +88,6 @@ class NonBlockingProducer:
         return {'broker': self.publisher.connected, 'result_backend': await self.results.ping()}
 
     async def close(self) -> None:
+        await self.sent_events.close()
         await self.results.close()
         await self.publisher.close()

@@ -1,9 +1,13 @@
 """Awaiting task results from Celery's Redis result backend with ``redis.asyncio``.
 
 The backend SETs ``celery-task-meta-<id>`` and PUBLISHes the same payload on a channel of the
-same name. Like Celery's own ResultConsumer we subscribe *before* the task is published, then
-GET once, so a result that arrives before we listen is never missed. One pub/sub connection
-serves every waiting request of the process.
+same name. Every task id this process makes starts with a random per-process prefix, and one
+pattern subscription (``PSUBSCRIBE celery-task-meta-<prefix>*``) made once receives all their
+results: a request costs no Redis command at all, only the one message it waits for.
+
+Like Celery's own ResultConsumer we are subscribed *before* a task is published, so its result
+is never missed. While the subscription is down (Redis restarting) no new watch starts; once it
+is back, every pending key is fetched with one MGET, for results stored while we were away.
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -26,29 +32,26 @@ Meta = dict[str, Any]
 
 # What the shared pub/sub connection can fail with while Redis restarts. Besides RedisError,
 # redis-py's asyncio connection raises AttributeError ('NoneType' object has no attribute
-# 'writelines') when a command is written while another coroutine is tearing the same connection
-# down. Uncaught, that turned a request into a 500 during a Redis restart (chaos scenario 4).
+# 'writelines') when a command is written while the same connection is being torn down.
 _PUBSUB_ERRORS = (RedisError, OSError, AttributeError)
 
 
-class Watch:
-    """A subscription to one task's result."""
+def _glob_escape(pattern: bytes) -> bytes:
+    """A key prefix (``global_keyprefix`` may hold anything) as a literal in a Redis pattern."""
+    for special in (b'\\', b'*', b'?', b'[', b']'):
+        pattern = pattern.replace(special, b'\\' + special)
+    return pattern
 
-    def __init__(self, waiter: ResultWaiter, task_id: str, key: bytes, future: asyncio.Future[Meta]):
-        self._waiter = waiter
+
+class Watch:
+    """A task id whose result this process is waiting for."""
+
+    def __init__(self, task_id: str, future: asyncio.Future[Meta]):
         self.task_id = task_id
-        self.key = key
         self.future = future
 
     async def result(self, timeout: float) -> Meta:
-        """The task's ready meta; the GET catches a result stored before we subscribed."""
-        if not self.future.done():
-            try:
-                meta = await self._waiter.fetch_key(self.key)
-            except ResultBackendUnavailable as exc:
-                raise ResultBackendUnavailable(str(exc), self.task_id) from exc
-            if meta is not None and meta['status'] in states.READY_STATES:
-                return meta
+        """The task's ready meta, or ResultTimeout after ``timeout`` seconds."""
         try:
             return await asyncio.wait_for(asyncio.shield(self.future), timeout)
         except TimeoutError:
@@ -61,20 +64,25 @@ class ResultWaiter:
         # Short timeouts: a dead Redis must turn into a quick answer, not a hung request.
         self._redis = aioredis.from_url(url, socket_connect_timeout=socket_timeout,
                                         socket_timeout=socket_timeout, health_check_interval=30)
-        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pubsub = self._redis.pubsub()
         self._key_for = key_for
         self._decode = decode
+        self._timeout = socket_timeout
+        self.id_prefix = secrets.token_hex(4)
+        self._pattern = _glob_escape(key_for(self.id_prefix)) + b'*'
         self._waiting: dict[bytes, asyncio.Future[Meta]] = {}
+        self._subscribed = asyncio.Event()  # set while the pattern subscription is confirmed
+        self._subscribing = asyncio.Lock()
         self._reader: asyncio.Task | None = None
-        self._commands = asyncio.Lock()  # one writer at a time on the shared pub/sub connection
+
+    def new_task_id(self) -> str:
+        """A random UUID4 whose first group is this process's prefix, so our pattern matches it."""
+        return self.id_prefix + str(uuid.uuid4())[8:]
 
     async def fetch(self, task_id: str) -> Meta | None:
         """The stored meta of a task, or None when the backend has none (unknown or pending)."""
-        return await self.fetch_key(self._key_for(task_id))
-
-    async def fetch_key(self, key: bytes) -> Meta | None:
         try:
-            payload = await self._redis.get(key)
+            payload = await self._redis.get(self._key_for(task_id))
         except RedisError as exc:
             raise ResultBackendUnavailable(f'result backend unreachable: {exc}') from exc
         return None if payload is None else self._decode(payload)
@@ -87,50 +95,60 @@ class ResultWaiter:
 
     @contextlib.asynccontextmanager
     async def watch(self, task_id: str) -> AsyncIterator[Watch]:
-        """Subscribe to the task's result for the duration of the block."""
+        """Wait for ``task_id``'s result during the block; made by ``new_task_id``."""
+        if not task_id.startswith(self.id_prefix):
+            raise ValueError(f'{task_id} was not made by this waiter, so its result would not reach it')
+        await self._ensure_subscribed()
         key = self._key_for(task_id)
         future: asyncio.Future[Meta] = asyncio.get_running_loop().create_future()
         self._waiting[key] = future
         try:
-            try:
-                async with self._commands:
-                    await self._pubsub.subscribe(key)
-                    self._ensure_reader()
-            except _PUBSUB_ERRORS as exc:
-                raise ResultBackendUnavailable(f'result backend unreachable: {exc!r}') from exc
-            yield Watch(self, task_id, key, future)
+            yield Watch(task_id, future)
         finally:
             del self._waiting[key]
-            with contextlib.suppress(*_PUBSUB_ERRORS):  # best effort; a stale channel is ignored
-                async with self._commands:
-                    await self._pubsub.unsubscribe(key)
 
-    def _ensure_reader(self) -> None:
-        if self._reader is None:
-            # On every (re)connect redis-py resubscribes first, then calls us to fetch what was
-            # published while we were away.
-            self._pubsub.connection.register_connect_callback(self._refetch)
-        if self._reader is None or self._reader.done():
-            self._reader = asyncio.create_task(self._read(), name='tcelery-results')
+    async def _ensure_subscribed(self) -> None:
+        if self._subscribed.is_set():
+            return
+        try:
+            async with asyncio.timeout(self._timeout):
+                async with self._subscribing:
+                    if self._reader is None:
+                        await self._pubsub.psubscribe(self._pattern)
+                        self._reader = asyncio.create_task(self._read(), name='tcelery-results')
+                await self._subscribed.wait()
+        except (TimeoutError, *_PUBSUB_ERRORS) as exc:
+            raise ResultBackendUnavailable(f'result backend unreachable: {exc!r}') from exc
 
     async def _read(self) -> None:
+        """Deliver results; on a lost connection redis-py reconnects and subscribes again."""
         while True:
             try:
-                message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+                message = await self._pubsub.get_message(timeout=1.0)
             except _PUBSUB_ERRORS as exc:
-                log.warning('result channel lost (%r); reconnecting', exc)
+                if self._subscribed.is_set():
+                    log.warning('result channel lost (%r); reconnecting', exc)
+                self._subscribed.clear()
                 await asyncio.sleep(0.5)
                 continue
-            if message and message['type'] == 'message':
-                self._deliver(message['channel'], self._decode(message['data']))
+            if message is None:
+                continue
+            if message['type'] == 'pmessage':
+                self._deliver(message['channel'], message['data'])
+            elif message['type'] == 'psubscribe':
+                self._subscribed.set()
+                await self._refetch()
 
-    def _deliver(self, key: bytes, meta: Meta) -> None:
+    def _deliver(self, key: bytes, payload: bytes) -> None:
         future = self._waiting.get(key)
-        if future is not None and not future.done() and meta['status'] in states.READY_STATES:
+        if future is None or future.done():
+            return
+        meta = self._decode(payload)
+        if meta['status'] in states.READY_STATES:
             future.set_result(meta)
 
-    async def _refetch(self, _connection: Any = None) -> None:
-        """MGET every pending key: results stored while the channel was down."""
+    async def _refetch(self) -> None:
+        """MGET every pending key: results stored while the subscription was down."""
         keys = [key for key, future in self._waiting.items() if not future.done()]
         if not keys:
             return
@@ -141,7 +159,7 @@ class ResultWaiter:
             return
         for key, payload in zip(keys, payloads, strict=True):
             if payload is not None:
-                self._deliver(key, self._decode(payload))
+                self._deliver(key, payload)
 
     async def close(self) -> None:
         if self._reader is not None:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support.process import Proc
+from support.rabbit import Vhost
+from tests import SESSION_VHOST
 from tests.supervised import System, running_system
-from tests.support import REDIS_TEST_URL, Proc, Vhost, base_env, start_web, start_worker
+from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 
@@ -18,26 +20,16 @@ def log_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp('logs')
 
 
-_vhost: Vhost | None = None
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Point this process at a private vhost before anything imports ``main``, so the in-process
-    Celery app (tests calling ``add.apply_async``) never talks to another run's workers."""
-    global _vhost
-    _vhost = Vhost()
-    os.environ.update(BROKER_URL=_vhost.url, RESULT_BACKEND=REDIS_TEST_URL)
-
-
 def pytest_unconfigure(config: pytest.Config) -> None:
-    if _vhost is not None:
-        _vhost.delete()
+    SESSION_VHOST.delete()
 
 
 @pytest.fixture(scope='session')
 def vhost() -> Vhost:
-    assert _vhost is not None
-    return _vhost
+    """The vhost this process's Celery app points at (see tests/__init__.py)."""
+    if not SESSION_VHOST.created:
+        SESSION_VHOST.create()
+    return SESSION_VHOST
 
 
 @pytest.fixture(scope='session')

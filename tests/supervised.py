@@ -6,13 +6,16 @@ import os
 import shutil
 import signal
 import subprocess
+import urllib.request
 import xmlrpc.client
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import ROOT, Proc, Vhost, base_env, free_port, wait_for
+from support.process import ROOT, Proc, free_port, wait_for
+from support.rabbit import Vhost
+from tests.support import base_env
 
 PROGRAMS = {'worker-add', 'worker-check', 'web-0', 'web-1', 'flower', 'fleet'}
 
@@ -42,6 +45,11 @@ class System:
     def all_running(self) -> dict[str, dict] | None:
         states = self.states()
         return states if {n for n, p in states.items() if p['statename'] == 'RUNNING'} == PROGRAMS else None
+
+    def web_answers(self) -> bool:
+        """RUNNING only means up for startsecs; a busy machine may still be importing."""
+        with urllib.request.urlopen(f'{self.web}/healthz', timeout=5) as answer:
+            return answer.status == 200
 
     def ctl(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(ROOT / '.venv/bin/supervisorctl'), '-c', 'supervisord.conf', *args],
@@ -89,6 +97,7 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
                         f'http://127.0.0.1:{ui_port}', f'http://127.0.0.1:{flower_port}',
                         f'http://127.0.0.1:{fleet_port}', read_env_file(home / 'var/secrets.env'))
         wait_for(system.all_running, 60, 0.25, 'every program RUNNING')
+        wait_for(system.web_answers, 60, 0.25, 'the gateway answering /healthz')
         yield system
         pids = [p['pid'] for p in system.states().values() if p['pid']]
     finally:

@@ -9,7 +9,10 @@ import requests
 from celery.result import AsyncResult
 from kombu import Connection
 
-from tests.support import Vhost, start_worker, wait_for
+import celeryconfig as routes
+from support.process import wait_for
+from support.rabbit import Vhost
+from tests.support import start_worker
 
 
 def test_seed_client_script(env: dict, log_dir) -> None:
@@ -53,12 +56,12 @@ def test_gateway_sends_what_celery_sends(idle_web: str, idle_vhost: Vhost) -> No
     import add_task
 
     requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, timeout=10)  # declares the queue
-    _purge(idle_vhost, 'add_queue')
+    _purge(idle_vhost, routes.QUEUE_OF[routes.ADD])
     with Connection(idle_vhost.url) as conn:
         add_task.add.apply_async(args=[1, 2], connection=conn)  # as web.py calls it
-    celerys = _take(idle_vhost, 'add_queue')
+    celerys = _take(idle_vhost, routes.QUEUE_OF[routes.ADD])
     assert requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, timeout=10).status_code == 202
-    ours = _take(idle_vhost, 'add_queue')
+    ours = _take(idle_vhost, routes.QUEUE_OF[routes.ADD])
 
     # Per-message values; message_id is aiormq's addition (see tcelery/publisher.py).
     volatile = {'id', 'root_id', 'origin', 'correlation_id', 'reply_to', 'message_id'}
@@ -74,18 +77,21 @@ def test_gateway_sends_what_celery_sends(idle_web: str, idle_vhost: Vhost) -> No
 
 
 def test_gateway_publishes_the_task_sent_event(idle_web: str, idle_vhost: Vhost) -> None:
-    """Flower's "sent" state and routing come from this event."""
+    """Flower's "sent" state and routing come from this event, batched as a worker batches
+    its task events: a list of events per message, routing key task.multi."""
     with Connection(idle_vhost.url) as conn:
         channel = conn.default_channel
         channel.exchange_declare('celeryev', 'topic', durable=True, auto_delete=False)
         queue, _, _ = channel.queue_declare('', exclusive=True)
-        channel.queue_bind(queue, 'celeryev', 'task.sent')
+        channel.queue_bind(queue, 'celeryev', 'task.#')
         response = requests.get(f'{idle_web}/check', params={'url': 'http://8.8.8.8/'}, timeout=10)
         message = wait_for(lambda: channel.basic_get(queue, no_ack=True), 10, message='a task-sent event')
-    event = json.loads(message.body)
-    assert event['type'] == 'task-sent' and event['uuid'] == response.json()['task_id']
-    assert event['name'] == 'check_worker.check'
-    assert (event['queue'], event['routing_key']) == ('route_check', 'route_check')
+    assert message.delivery_info['routing_key'] == 'task.multi'
+    [event] = [e for e in json.loads(message.body) if e['uuid'] == response.json()['task_id']]
+    assert event['type'] == 'task-sent'
+    assert event['name'] == routes.HTTP_CHECK
+    queue = routes.QUEUE_OF[routes.HTTP_CHECK]
+    assert (event['queue'], event['routing_key']) == (queue, queue)
 
 
 def test_workers_publish_without_confirms_clients_with(workers: dict) -> None:
@@ -114,3 +120,13 @@ def test_workers_log_failures_but_not_every_task(workers: dict) -> None:
     log = workers['add'].log()
     assert done.id not in log
     assert ' received' not in log and ' succeeded in ' not in log
+
+
+def test_fire_and_forget_message_asks_for_no_result(idle_web: str, idle_vhost: Vhost) -> None:
+    """The worker honours the message's ignore_result header: the gateway must send the task's own."""
+    response = requests.get(f'{idle_web}/check', params={'url': 'http://8.8.8.8/', 'ignore_result': 1},
+                            timeout=10)
+    assert response.status_code == 202
+    message = _take(idle_vhost, routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT])
+    assert message.headers['task'] == routes.HTTP_CHECK_NO_RESULT
+    assert message.headers['ignore_result'] is True

@@ -7,12 +7,12 @@ import socket
 import pytest
 import requests
 
+import celeryconfig as routes
+from support.process import wait_for
 from tests.supervised import System
-from tests.support import wait_for
 
 HOST = socket.gethostname()
-WORKERS = {f'add@{HOST}': {'add_queue', 'default'},
-           f'check@{HOST}': {'route_check', 'common_check', 'route_check_ignore_result'}}
+WORKERS = {f'add@{HOST}': set(routes.ADD_WORKER_QUEUES), f'check@{HOST}': set(routes.CHECK_WORKER_QUEUES)}
 
 
 def flower(system: System, method: str, path: str, **kwargs) -> requests.Response:
@@ -22,35 +22,35 @@ def flower(system: System, method: str, path: str, **kwargs) -> requests.Respons
 
 @pytest.fixture(scope='module')
 def task_ids(system: System) -> dict[str, str]:
-    """A few tasks through the gateway, then wait until Flower has seen them succeed."""
+    """A few tasks through the gateway, then wait until Flower has seen them succeed and has
+    their routing (the gateway's task-sent events leave in batches, up to 0.1 s later)."""
     add = requests.get(f'{system.web}/add', params={'x': 2, 'y': 3}, timeout=15)
     port = system.web.rsplit(':', 1)[1]
     check = requests.get(f'{system.web}/check', params={'host': '127.0.0.1', 'port': port}, timeout=15)
     url = requests.get(f'{system.web}/check', params={'url': f'{system.web}/healthz'}, timeout=15)
     assert add.json() == {'results': 5} and check.json()['ok'] and url.json()['ok']
-    ids = {'add_task.add': None, 'check_worker.common_check': check.json()['task_id'],
-           'check_worker.check': url.json()['task_id']}
+    ids = {routes.ADD: None, routes.TCP_CHECK: check.json()['task_id'],
+           routes.HTTP_CHECK: url.json()['task_id']}
 
     def seen() -> bool:
         tasks = flower(system, 'GET', '/api/tasks').json()
         for task_id, info in tasks.items():
-            if info['name'] == 'add_task.add' and info.get('args') == '[2, 3]':
-                ids['add_task.add'] = task_id
-        return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' for i in ids.values())
-    wait_for(seen, 30, 0.5, 'Flower to see every task succeed')
+            if info['name'] == routes.ADD and info.get('args') == '[2, 3]':
+                ids[routes.ADD] = task_id
+        return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' and tasks[i]['routing_key']
+                                         for i in ids.values())
+    wait_for(seen, 30, 0.5, 'Flower to see every task succeed, with its routing')
     return ids
 
 
 def test_task_list_and_detail_show_result_worker_and_routing(system: System, task_ids: dict) -> None:
-    queues = {'add_task.add': 'add_queue', 'check_worker.common_check': 'common_check',
-              'check_worker.check': 'route_check'}
     for name, task_id in task_ids.items():
         info = flower(system, 'GET', f'/api/task/info/{task_id}').json()
         assert info['name'] == name and info['state'] == 'SUCCESS'
-        assert info['worker'] in WORKERS and queues[name] in WORKERS[info['worker']]
-        assert info['routing_key'] == queues[name] and info['exchange'] == ''
+        assert info['worker'] in WORKERS and routes.QUEUE_OF[name] in WORKERS[info['worker']]
+        assert info['routing_key'] == routes.QUEUE_OF[name] and info['exchange'] == ''
         assert info['runtime'] is not None and info['result'] is not None
-    assert flower(system, 'GET', f'/api/task/info/{task_ids["add_task.add"]}').json()['result'] == '5'
+    assert flower(system, 'GET', f'/api/task/info/{task_ids[routes.ADD]}').json()['result'] == '5'
 
 
 def test_workers_and_their_queues(system: System) -> None:
@@ -61,7 +61,7 @@ def test_workers_and_their_queues(system: System) -> None:
 
 
 def test_queue_lengths_from_the_broker_api(system: System) -> None:
-    expected = {'add_queue', 'route_check', 'common_check', 'route_check_ignore_result'}
+    expected = set(routes.QUEUE_OF.values())
 
     def lengths() -> dict[str, int]:
         # RabbitMQ's management plugin reports a new queue's length after its next stats tick.

@@ -8,10 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.support import Vhost, base_env, free_port, start_web, wait_for
+import celeryconfig as routes
+from support.process import free_port, wait_for
+from support.rabbit import Vhost
+from tests.bad_requests import BAD_REQUESTS, SSRF_TARGETS, TCP_SSRF_HOSTS
+from tests.support import base_env, start_web
+from tests.test_policy import CARRIED
 from tests.upstream import Upstream
-
-QUEUES = ('add_queue', 'default', 'route_check', 'common_check', 'route_check_ignore_result')
 
 
 def get(address: str, /, *, wait: float = 15, **params: object) -> requests.Response:
@@ -104,37 +107,16 @@ def test_healthz(web: str) -> None:
     assert response.json() == {'broker': True, 'result_backend': True}
 
 
-BAD_REQUESTS = [
-    ('/add', {'x': 'abc'}, 400, 'x must be an integer'),
-    ('/add', {'x': '1.5'}, 400, 'x must be an integer'),
-    ('/add', {'y': '9' * 30}, 400, 'between'),
-    ('/check', {}, 400, 'either url'),
-    ('/check', {'url': 'http://example.com', 'host': 'example.com'}, 400, 'either url'),
-    ('/check', {'host': 'example.com', 'port': 'http'}, 400, 'not a number'),
-    ('/check', {'host': 'example.com', 'port': '0'}, 400, 'outside 1-65535'),
-    ('/check', {'host': 'example.com'}, 400, 'not a number'),
-    ('/check', {'host': 'a b', 'port': '80'}, 400, 'characters'),
-    ('/check', {'url': 'ftp://example.com/'}, 400, 'scheme'),
-    ('/check', {'url': '8.8.8.8', 'ignore_result': 'maybe'}, 400, 'ignore_result must be'),
-    ('/check', {'url': 'http://8.8.8.8/', 'timeout': '999'}, 400, 'timeout must be between'),
-    ('/check', {'url': 'http://8.8.8.8/', 'timeout': 'nan'}, 400, 'timeout must be between'),
-    ('/check', {'host': '8.8.8.8', 'port': '80', 'ignore_result': '1'}, 400, 'url checks only'),
-    ('/check', {'url': 'http://no-such-host.invalid/'}, 400, 'does not resolve'),
-    ('/result/not-a-task-id', {}, 404, 'no such endpoint'),
-    ('/nope', {}, 404, 'no such endpoint'),
-]
-
-
 @pytest.mark.parametrize('path, params, status, message', BAD_REQUESTS)
 def test_bad_input_is_a_json_4xx_and_sends_nothing(idle_web: str, idle_vhost: Vhost, path: str,
                                                    params: dict, status: int, message: str) -> None:
-    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
     response = get(f'{idle_web}{path}', **params)
     assert response.status_code == status
     assert response.headers['Content-Type'].startswith('application/json')
     assert message in response.json()['error']
     assert 'Traceback' not in response.text
-    assert {q: idle_vhost.depth(q) for q in QUEUES} == before
+    assert {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES} == before
 
 
 def test_wrong_method_is_a_json_405(idle_web: str) -> None:
@@ -142,26 +124,29 @@ def test_wrong_method_is_a_json_405(idle_web: str) -> None:
     assert response.status_code == 405 and response.json() == {'error': 'Method Not Allowed'}
 
 
-SSRF_TARGETS = {
-    'decimal': 'http://2130706433/', 'octal': 'http://0177.0.0.1/', 'hex': 'http://0x7f.0.0.1/',
-    'short': 'http://127.1/', 'ipv4-mapped': 'http://[::ffff:127.0.0.1]/', 'unspecified': 'http://0.0.0.0/',
-    'ipv6 loopback': 'http://[::1]/', 'localhost': 'http://localhost/', 'localhost dot': 'http://localhost./',
-    'metadata': 'http://169.254.169.254/latest/meta-data/', 'private': 'http://10.0.0.1/',
-    'userinfo trick': 'http://8.8.8.8@127.0.0.1/', 'https loopback': 'https://127.0.0.1/',
-}
-
-
 @pytest.mark.parametrize('url', SSRF_TARGETS.values(), ids=SSRF_TARGETS.keys())
 def test_ssrf_targets_are_refused_before_sending(idle_web: str, idle_vhost: Vhost, url: str) -> None:
-    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
     response = get(f'{idle_web}/check', url=url)
     assert response.status_code in (400, 403)
     assert response.json()['error']
-    assert {q: idle_vhost.depth(q) for q in QUEUES} == before
+    assert {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES} == before
+
+
+@pytest.mark.parametrize('address, carried', CARRIED.values(), ids=CARRIED.keys())
+def test_ipv6_forms_carrying_a_refused_ipv4_are_403(idle_web: str, idle_vhost: Vhost, address: str,
+                                                    carried: str) -> None:
+    """Issue 17: http://[2002:7f00:1::]/ (6to4 of 127.0.0.1) was sent to a worker."""
+    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    for params in ({'url': f'http://[{address}]/'}, {'host': address, 'port': 80}):
+        response = get(f'{idle_web}/check', **params)
+        assert response.status_code == 403, (params, response.text)
+        assert response.json()['error'].startswith('target refused: ') and carried in response.json()['error']
+    assert {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES} == before
 
 
 def test_tcp_ssrf_targets_are_refused(idle_web: str) -> None:
-    for host in ('127.0.0.1', '2130706433', 'localhost', '::1', '169.254.169.254'):
+    for host in TCP_SSRF_HOSTS:
         response = get(f'{idle_web}/check', host=host, port=22)
         assert response.status_code == 403, host
         assert 'target refused' in response.json()['error']
@@ -169,14 +154,14 @@ def test_tcp_ssrf_targets_are_refused(idle_web: str) -> None:
 
 def test_each_task_lands_in_its_own_queue(idle_web: str, idle_vhost: Vhost) -> None:
     """With no worker, what the gateway published stays put; count it per queue."""
-    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
     assert get(f'{idle_web}/add', x=1, y=2).status_code == 202
     assert get(f'{idle_web}/check', url='http://8.8.8.8/').status_code == 202
     assert get(f'{idle_web}/check', host='8.8.8.8', port=53).status_code == 202
     assert get(f'{idle_web}/check', url='http://8.8.8.8/', ignore_result=1).status_code == 202
-    after = {q: idle_vhost.depth(q) for q in QUEUES}
-    assert {q: after[q] - before[q] for q in QUEUES} == {
-        'add_queue': 1, 'default': 0, 'route_check': 1, 'common_check': 1, 'route_check_ignore_result': 1}
+    after = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    assert {q: after[q] - before[q] for q in routes.ALL_QUEUES} == {
+        'default': 0, **{routes.QUEUE_OF[task]: 1 for task in routes.QUEUE_OF}}
 
 
 def test_the_loop_never_blocks_while_50_requests_wait(web: str, upstream: Upstream) -> None:

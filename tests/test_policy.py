@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+import check_worker
 import route_policy
 from route_policy import Policy, TargetRefused
+
+pytestmark = pytest.mark.unit
 
 STRICT = Policy.from_env('')
 
@@ -35,6 +40,30 @@ REFUSED_SPELLINGS = {
     'broadcast': '255.255.255.255',
     'ipv6 link-local': 'fe80::1',
     'ipv6 unique-local': 'fd00::1',
+    # IANA special-purpose entries that Python's ipaddress misses (in some releases).
+    'ietf protocol assignments': '192.0.0.1',
+    'pcp anycast': '192.0.0.9',
+    'benchmarking': '198.19.255.1',
+    '6a44 relay anycast': '192.88.99.2',
+    'as112': '192.31.196.1',
+    'discard-only': '100::1',
+    'orchidv2': '2001:20::1',
+    'ipv6 documentation': '2001:db8::1',
+    'ipv6 documentation 3fff': '3fff::1',
+    'srv6 sids': '5f00::1',
+}
+
+# Every IPv6 form that carries an IPv4 address, each carrying a refused one: (address, carried).
+CARRIED = {
+    'ipv4-mapped': ('::ffff:127.0.0.1', '127.0.0.1'),
+    'ipv4-compatible': ('::7f00:1', '127.0.0.1'),
+    '6to4': ('2002:7f00:1::', '127.0.0.1'),
+    '6to4 metadata': ('2002:a9fe:a9fe::1', '169.254.169.254'),
+    'teredo server': ('2001:0:7f00:1::f7f7:f7f7', '127.0.0.1'),  # client 8.8.8.8 (bits inverted)
+    'teredo client': ('2001:0:808:808::f5ff:fffe', '10.0.0.1'),  # server 8.8.8.8
+    'nat64': ('64:ff9b::7f00:1', '127.0.0.1'),
+    'nat64 local-use /96': ('64:ff9b:1::7f00:1', '127.0.0.1'),
+    'nat64 local-use /48': ('64:ff9b:1:a01:2:300:808:808', '10.1.2.3'),  # /56, /64, /96 read public
 }
 
 
@@ -43,6 +72,55 @@ def test_refused_spelling(host: str) -> None:
     host = route_policy.normalise_host(host)
     with pytest.raises(TargetRefused):
         STRICT.choose(host, route_policy.resolve(host, 80))
+
+
+@pytest.mark.parametrize('address, carried', CARRIED.values(), ids=CARRIED.keys())
+def test_an_ipv6_form_carrying_a_refused_ipv4_is_refused(address: str, carried: str) -> None:
+    with pytest.raises(TargetRefused, match=re.escape(carried)):
+        STRICT.choose(address, route_policy.resolve(address, 80))
+    if not address.startswith('::ffff:'):  # the mapped form is the IPv4 address itself
+        assert STRICT.refusal(address, address).startswith(f'{address} embeds {carried} (')
+    assert STRICT.refusal('evil.example', address).startswith('evil.example resolves to ')
+
+
+@pytest.mark.parametrize('address, carried', CARRIED.values(), ids=CARRIED.keys())
+def test_the_worker_refuses_each_form_before_connecting(address: str, carried: str) -> None:
+    """The worker's own vetting (a redirect hop or a bypassed gateway lands here)."""
+    result = check_worker.http_check(f'http://[{address}]:1/', policy=STRICT)
+    assert result['ok'] is False and result['error'].startswith('refused: ') and carried in result['error']
+    result = check_worker.tcp_check(address, 1, policy=STRICT)
+    assert result['ok'] is False and result['error'].startswith('refused: ') and carried in result['error']
+
+
+def test_the_carrying_ipv6_address_is_vetted_too() -> None:
+    assert STRICT.choose('a', ['2002:808:808::1']) == '2002:808:808::1'  # 6to4 of a public address
+    assert STRICT.choose('a', ['64:ff9b::808:808']) == '64:ff9b::808:808'  # NAT64 of a public address
+    assert 'reserved' in STRICT.refusal('a', '::808:808')  # IPv4-compatible is deprecated
+    assert 'Teredo' in STRICT.refusal('a', '2001:0:808:808::f7f7:f7f7')  # Teredo: both ends public
+    assert 'local-use' in STRICT.refusal('a', '64:ff9b:1:808:8:808:808:808')  # 8.8.8.8 in every reading
+
+
+def test_allowing_the_carried_ipv4_alone_does_not_open_the_ipv6_form() -> None:
+    """Vetted as both: CHECK_ALLOW must open the IPv4 address and the IPv6 form that leads there."""
+    loopback = Policy.from_env('127.0.0.0/8')
+    assert loopback.refusal('a', '127.0.0.1') is None
+    assert loopback.refusal('a', '::ffff:127.0.0.1') is None  # a spelling of 127.0.0.1
+    assert loopback.refusal('2002:7f00:1::', '2002:7f00:1::') == \
+        '2002:7f00:1:: embeds 127.0.0.1 (loopback; 6to4); CHECK_ALLOW opens 127.0.0.1 but not 2002:7f00:1::'
+    six_to_four = Policy.from_env('2002::/16')
+    assert 'embeds 127.0.0.1 (loopback; 6to4)' in six_to_four.refusal('a', '2002:7f00:1::')
+    assert six_to_four.refusal('a', '2002:808:808::') is None
+    assert Policy.from_env('127.0.0.0/8, 2002:7f00::/24').refusal('a', '2002:7f00:1::') is None
+
+
+@pytest.mark.parametrize('network, name', route_policy.SPECIAL_PURPOSE, ids=str)
+def test_each_special_purpose_entry_is_refused_and_can_be_opened(network: route_policy.IPNetwork,
+                                                                 name: str) -> None:
+    address = network[-2] if network.num_addresses > 2 else network[0]  # 240/4 ends in its own entry
+    carried = [str(inner) for _form, inner in route_policy.embedded_ipv4(address)]
+    reason = STRICT.refusal('a', str(address))
+    assert reason is not None and (carried or reason.endswith(f'({name})')), reason
+    assert Policy.from_env(','.join([str(network), *carried])).refusal('a', str(address)) is None
 
 
 def test_this_machines_name_resolves_to_a_refused_address() -> None:
@@ -73,6 +151,7 @@ def test_allow_list_opens_exactly_what_it_names() -> None:
     assert policy.refusal('a', '10.2.0.1') is not None
     assert policy.refusal('a', '::1') is not None
     assert policy.refusal('other.example', '192.168.0.1') is not None
+    assert Policy.from_env('198.18.0.0/15').refusal('a', '198.19.0.1') is None  # the multi-host tests
 
 
 @pytest.mark.parametrize('url, reason', [
@@ -105,8 +184,7 @@ def test_parse_url_keeps_what_the_request_needs() -> None:
 
 def test_worker_check_refuses_what_resolves_to_a_refused_address() -> None:
     """The worker vets again (the gateway may be bypassed, or DNS may have changed)."""
-    import check_worker
-    result = check_worker.http_check('http://localhost:1/', checker=STRICT)
+    result = check_worker.http_check('http://localhost:1/', policy=STRICT)
     assert result['ok'] is False and result['error'].startswith('refused: localhost resolves to 127.0.0.1')
-    result = check_worker.tcp_check('0x7f.1', 1, checker=STRICT)
+    result = check_worker.tcp_check('0x7f.1', 1, policy=STRICT)
     assert result['ok'] is False and 'loopback' in result['error']

@@ -11,8 +11,8 @@ import time
 import pytest
 import requests
 
+from support.process import wait_for
 from tests.supervised import PROGRAMS, System
-from tests.support import wait_for
 from tests.upstream import Upstream
 
 

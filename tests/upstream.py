@@ -15,7 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 
 
 class Upstream:
-    def __init__(self) -> None:
+    def __init__(self, host: str = '127.0.0.1') -> None:
         self.hits: Counter[str] = Counter()
         self.tokens: Counter[str] = Counter()
         self.in_flight = 0
@@ -65,9 +65,9 @@ class Upstream:
             request_queue_size = 256  # the default of 5 drops bursts of connections
             daemon_threads = True
 
-        self.server = Server(('127.0.0.1', 0), Handler)
+        self.server = Server((host, 0), Handler)
         self.port = self.server.server_port
-        self.url = f'http://127.0.0.1:{self.port}'
+        self.url = f'http://{host}:{self.port}'
         self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self._thread.start()
 

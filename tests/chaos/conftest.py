@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from support.rabbit import Vhost
 from tests.chaos.tally import Tally
 from tests.supervised import System, running_system
-from tests.support import Vhost
 
 _tally: Tally | None = None
 

@@ -22,24 +22,10 @@ from pathlib import Path
 import requests
 from kombu import Connection
 
-from tests.support import free_port, wait_for
+from support.process import free_port, stop_group, wait_for
 from tests.upstream import Upstream
 
 RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'  # not the wrapper: it would su to rabbitmq
-
-
-def _stop_group(popen: subprocess.Popen, sig: int = signal.SIGTERM, timeout: float = 30.0) -> None:
-    """Signal the child's own process group (it was started in a new session) and reap it."""
-    if popen.poll() is not None:
-        return
-    try:
-        os.killpg(popen.pid, sig)
-        popen.wait(timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(popen.pid, signal.SIGKILL)
-        popen.wait(10)
-    except ProcessLookupError:
-        pass
 
 
 class PrivateRabbit:
@@ -76,7 +62,7 @@ class PrivateRabbit:
         """Start the node and wait until it takes AMQP connections; return how long that took."""
         started = time.monotonic()
         self.starts += 1
-        log = open(self.base / f'server-{self.starts}.out', 'ab')  # noqa: SIM115 - owned by the child
+        log = open(self.base / f'server-{self.starts}.out', 'ab')  # the child owns it
         self.popen = subprocess.Popen([RABBITMQ_SERVER], env=self.env, cwd=self.base, stdout=log,
                                       stderr=subprocess.STDOUT, start_new_session=True)
         log.close()
@@ -93,7 +79,7 @@ class PrivateRabbit:
     def stop(self, sig: int = signal.SIGTERM) -> None:
         """SIGTERM is RabbitMQ's graceful stop; the process group takes epmd-free children along."""
         if self.popen is not None:
-            _stop_group(self.popen, sig, timeout=60)
+            stop_group(self.popen, sig, timeout=60)
 
     def depth(self, queue: str) -> int:
         with Connection(self.url) as conn:
@@ -115,7 +101,7 @@ class PrivateRedis:
     def start(self, timeout: float = 30.0) -> None:
         persistence = ['--appendonly', 'yes', '--appendfsync', 'always'] if self.persistent else \
             ['--appendonly', 'no']
-        log = open(self.base / 'redis.out', 'ab')  # noqa: SIM115 - owned by the child
+        log = open(self.base / 'redis.out', 'ab')  # the child owns it
         self.popen = subprocess.Popen(
             ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
              *persistence, '--dir', str(self.base)],
@@ -130,7 +116,7 @@ class PrivateRedis:
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.popen is not None:
-            _stop_group(self.popen, sig)
+            stop_group(self.popen, sig)
 
 
 def token() -> str:

@@ -22,12 +22,14 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import celeryconfig as routes
+from support.rabbit import Vhost
 from tests.chaos.support import token
 from tests.chaos.tally import Tally
-from tests.support import Vhost, base_env, start_web, start_worker
+from tests.support import base_env, start_web, start_worker
+from tests.test_policy import CARRIED
 from tests.upstream import Upstream
 
-QUEUES = ('add_queue', 'default', 'route_check', 'common_check', 'route_check_ignore_result')
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
                     derandomize=False, database=None)
 seen: Counter[str] = Counter()
@@ -194,26 +196,34 @@ def ssrf_corpus() -> dict[str, str]:
         'file': 'file:///etc/passwd', 'file-host': 'file://localhost/etc/passwd', 'gopher': 'gopher://127.0.0.1:6379/_INFO',
         'ftp': 'ftp://127.0.0.1/', 'dict': 'dict://127.0.0.1:6379/info', 'no-scheme': '//127.0.0.1/',
         'javascript': 'javascript:alert(1)', 'data': 'data:text/plain,hi',
+        # IPv6 forms that carry a refused IPv4 address (issue 17): 6to4, Teredo, NAT64, IPv4-compatible.
+        **{f'carries {name}': f'http://[{address}]/' for name, (address, _carried) in CARRIED.items()},
     }
 
 
 def test_ssrf_corpus_refused_before_sending(idle_web: str, idle_vhost: Vhost, tally: Tally) -> None:
-    before = {q: idle_vhost.depth(q) for q in QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
     corpus = ssrf_corpus()
     answers = {name: get(f'{idle_web}/check', {'url': url}) for name, url in corpus.items()}
     me = socket.gethostname()
     for host in ('127.0.0.1', '2130706433', '0x7f.1', 'localhost', me, '::1', '::ffff:127.0.0.1',
-                 '0.0.0.0', '169.254.169.254', '10.1.2.3', 'fe80::1'):
+                 '0.0.0.0', '169.254.169.254', '10.1.2.3', 'fe80::1', *(a for a, _c in CARRIED.values())):
         answers[f'tcp {host}'] = get(f'{idle_web}/check', {'host': host, 'port': '6379'})
     wrong = {name: (r.status_code, r.text[:200]) for name, r in answers.items()
              if r.status_code not in (400, 403) or not r.json().get('error')}
-    after = {q: idle_vhost.depth(q) for q in QUEUES}
+    # Each carrying form is a 403 whose reason names the IPv4 address it carries.
+    carried = {f'carries {name}': ipv4 for name, (_address, ipv4) in CARRIED.items()} | \
+        {f'tcp {address}': ipv4 for address, ipv4 in CARRIED.values()}
+    unnamed = {name: (answers[name].status_code, answers[name].text[:200]) for name, ipv4 in carried.items()
+               if answers[name].status_code != 403 or ipv4 not in answers[name].json()['error']}
+    after = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    assert not wrong, wrong
+    assert not unnamed, unnamed
+    assert after == before  # nothing was sent
     tally.record_counts('6b. SSRF corpus via HTTP (CHECK_ALLOW empty)', len(answers),
                         sum(r.status_code < 300 for r in answers.values()), 'n/a', 'n/a', 'n/a',
                         notes=f'{sum(r.status_code in (400, 403) for r in answers.values())} refused '
-                              f'(400/403) before anything was queued')
-    assert not wrong, wrong
-    assert after == before  # nothing was sent
+                              f'(400/403); queued: {sum(after.values()) - sum(before.values())}')
 
 
 @pytest.fixture(scope='module')
@@ -241,6 +251,7 @@ def test_redirect_to_loopback_is_refused_by_the_worker(allow_by_name_system: str
         'hex': f'http://0x7f.1:{port}/secret', 'mapped': f'http://[::ffff:127.0.0.1]:{port}/secret',
         'zero': f'http://0:{port}/secret', 'metadata': 'http://169.254.169.254/latest/meta-data/',
         'private': 'http://10.0.0.1/', 'file': 'file:///etc/passwd', 'gopher': f'gopher://127.0.0.1:{port}/_x',
+        **{name: f'http://[{address}]:{port}/secret' for name, (address, _carried) in CARRIED.items()},
     }
     cases = {}
     for name, target in targets.items():
@@ -268,12 +279,18 @@ def test_redirect_to_loopback_is_refused_by_the_worker(allow_by_name_system: str
               if name != 'control' and upstream.token_count(tok)}
     not_refused = {name: body for name, (status, body) in results.items() if name != 'control' and
                    not (status == 200 and body['ok'] is False and body['error'].startswith('refused'))}
-    refused = len(cases) - 1 - len(not_refused)
-    tally.record_counts('6c. redirect to loopback (first hop allowed by name)', len(cases), len(cases),
-                        len(cases), 0, 0, notes=f'{refused} hops refused by the worker; {len(leaked)} '
-                                                f'reached a forbidden target; control followed')
     assert not leaked, leaked
     assert not not_refused, not_refused
+    # Every case is a check that ran to a result: a 200 carrying it (refused or, for the control, ok).
+    accepted = [name for name, (status, body) in results.items() if status == 200 and body.get('task_id')]
+    completed = [name for name in accepted if 'ok' in results[name][1]]
+    duplicated = sum(max(0, upstream.token_count(tok) - 1) for tok, _url in cases.values())
+    refused = sum(body['error'].startswith('refused') for name, (_status, body) in results.items()
+                  if name != 'control')
+    tally.record_counts('6c. redirect to loopback (first hop allowed by name)', len(cases), len(accepted),
+                        len(completed), len(accepted) - len(completed), duplicated,
+                        notes=f'{refused} hops refused by the worker; {len(leaked)} reached a forbidden '
+                              f'target; control followed')
 
 
 def test_gateway_still_healthy_after_bad_input(idle_web: str) -> None:

@@ -15,9 +15,11 @@ from pathlib import Path
 import pytest
 import requests
 
+import celeryconfig as routes
+from support.process import wait_for
 from tests.chaos.support import Load, PrivateRabbit, collect, fire
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker, wait_for
+from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 BACKLOG = 50
@@ -36,7 +38,8 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
                                      tally: Tally) -> None:
     env = base_env(BROKER_URL=rabbit.url)
     worker = start_worker('check', env, log_dir, concurrency=4, name='chaos-worker-rabbit',
-                          queues='route_check,route_check_ignore_result')
+                          queues=(routes.QUEUE_OF[routes.HTTP_CHECK],
+                                  routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT]))
     web, url = start_web(dict(env, WEB_WAIT='2'), log_dir, name='chaos-web-rabbit')
     load = None
     recovered: float | None = None
@@ -48,7 +51,7 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
             # (persistent, on disk). Their execution shows at the upstream (token hits).
             backlog = [f.result() for f in fire(pool, url, upstream, BACKLOG, ms=400,
                                                  ignore_result=1)]
-        queued = rabbit.depth('route_check_ignore_result')
+        queued = rabbit.depth(routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT])
         down_at = time.monotonic()
         rabbit.stop()
         stopped_at = time.monotonic()

@@ -9,9 +9,11 @@ import threading
 import time
 from pathlib import Path
 
+from support.process import wait_for
+from support.rabbit import Vhost
 from tests.chaos.support import Load, collect, open_fds, rss_kib
 from tests.chaos.tally import Tally
-from tests.support import Vhost, base_env, start_web, start_worker, wait_for
+from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 SOAK_SECONDS = float(os.environ.get('SOAK_SECONDS', '30'))

@@ -11,10 +11,10 @@ import os
 import signal
 import time
 
+from support.process import wait_for
 from tests.chaos.support import Load, collect
 from tests.chaos.tally import Tally
 from tests.supervised import System
-from tests.support import wait_for
 from tests.upstream import Upstream
 
 WEBS = ('web-0', 'web-1')

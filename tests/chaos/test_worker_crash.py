@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import signal
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import celeryconfig as routes
+from support.process import Proc, wait_for
+from support.rabbit import Vhost
 from tests.chaos.support import collect, fire, proc_children
 from tests.chaos.tally import Tally
-from tests.support import VENV_BIN, Proc, Vhost, base_env, start_web, wait_for
+from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 N = 50
@@ -22,12 +24,8 @@ SLOW_MS = 300
 
 
 def worker(env: dict, log_dir: Path, name: str, pool: str, concurrency: int) -> Proc:
-    node = f'{name}-{uuid.uuid4().hex[:6]}@%h'
-    proc = Proc(f'chaos-{name}', [str(VENV_BIN / 'celery'), '-A', 'main', 'worker', '-P', pool,
-                                  '-c', str(concurrency), '-Q', 'route_check', '-n', node, '-l', 'info'],
-                env, log_dir)
-    proc.wait_log('ready.')
-    return proc
+    return start_worker('check', env, log_dir, concurrency, name=f'chaos-{name}', pool=pool,
+                        queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
 
 
 def duplicates(upstream: Upstream, calls: list) -> int:

@@ -18,10 +18,9 @@ from typing import Any
 import requests
 
 from fleet.auth import hash_password
-from tests.support import free_port, wait_for
+from support.process import ROOT, VENV_BIN, free_port, stop_group, wait_for
+from support.worker import worker_argv
 
-ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 PY = sys.executable
 SETTLING = {'STARTING', 'BACKOFF', 'STOPPING'}
 ADMIN_PASSWORD = secrets.token_urlsafe(12)
@@ -42,8 +41,9 @@ def sleeper(**extra: str) -> str:
 
 
 def celery_worker(queue: str) -> str:
+    command = ' '.join(worker_argv(queue, 'threads', 2, [queue])).replace('%', '%%')  # supervisord's escape
     return '\n'.join([
-        f'command={BIN}/celery -A main worker -P threads -c 2 -Q {queue} -n {queue}@%%h -l info',
+        f'command={command}',
         f'directory={ROOT}',
         'environment=BROKER_URL="amqp://guest:guest@127.0.0.1:5672//"',
         'startsecs=2', 'stopwaitsecs=15', 'stopasgroup=true', 'killasgroup=true', 'redirect_stderr=true'])
@@ -102,7 +102,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
     def launch(self) -> Supervisord:
         with open(self.dir / 'stdout.log', 'ab') as log:
-            self.proc = subprocess.Popen([BIN / 'supervisord', '-n', '-c', self.conf], stdout=log,
+            self.proc = subprocess.Popen([VENV_BIN / 'supervisord', '-n', '-c', self.conf], stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
         return self
 
@@ -129,12 +129,7 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
             children = [i['pid'] for i in self.rpc.getAllProcessInfo() if i['pid']]
         except Exception:  # gone already: nothing to ask
             children = []
-        self.proc.terminate()  # supervisord stops its programs, then exits
-        try:
-            self.proc.wait(30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_group(self.proc, timeout=30)  # supervisord stops its programs, then exits
         for pid in children:  # only if supervisord could not end them itself
             try:
                 os.killpg(pid, signal.SIGKILL)
@@ -181,13 +176,8 @@ class Fleet:
         return self
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_group(self.proc, timeout=10)
 
     def session(self, user: str = 'admin', password: str = ADMIN_PASSWORD) -> requests.Session:
         """A logged-in client that sends the XSRF token as scripts must."""

@@ -90,6 +90,7 @@ def test_first_run_admin_password_from_the_environment(fleet_factory, supervisor
     assert not (fleet.dir / 'state' / auth.ADMIN_PASSWORD_FILE).exists()
 
 
+@pytest.mark.unit
 def test_hash_password_command():
     out = subprocess.run([PY, '-m', 'fleet', 'hash-password'], input='s3cret\n', capture_output=True,
                          text=True, cwd=ROOT, check=True, timeout=30).stdout.strip()
@@ -97,6 +98,7 @@ def test_hash_password_command():
     assert not auth.verify_password('other', out) and not auth.verify_password('s3cret', 'garbage')
 
 
+@pytest.mark.unit
 def test_config_is_checked():
     server = {'name': 'a', 'url': 'http://127.0.0.1:1/RPC2'}
     with pytest.raises(ValueError, match='matches no server'):
@@ -109,6 +111,7 @@ def test_config_is_checked():
         config.parse({'servers': [{**server, 'name': 'a:b'}]})
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(('member', 'server', 'group', 'name', 'expected'), [
     ('a:*', 'a', 'g', 'p', True),
     ('a:*', 'b', 'g', 'p', False),

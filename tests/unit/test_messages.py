@@ -1,0 +1,126 @@
+"""The gateway's task messages are Celery's: built by tcelery from Celery's own code, compared
+with what Celery's apply_async puts on kombu's in-memory transport. The same comparison over
+RabbitMQ, through a running gateway, is in tests/test_celery.py. The per-task template the
+gateway uses is compared with that full path, and the batched task-sent events are read back
+with Celery's own event receiver."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from celery import Celery
+from celery.events.receiver import EventReceiver
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from kombu import Connection
+
+import celeryconfig as routes
+from tcelery.events import SentEvents
+from tcelery.messages import Publication, TaskMessages, build_task_messages
+
+pytestmark = pytest.mark.unit
+
+ARGS = {
+    routes.ADD: [1, 2],
+    routes.HTTP_CHECK: ['http://8.8.8.8/', False, 5.0],
+    routes.TCP_CHECK: ['8.8.8.8', 53, 5.0],
+    routes.HTTP_CHECK_NO_RESULT: ['http://8.8.8.8/', False, 5.0],
+}
+VOLATILE = {'id', 'root_id', 'correlation_id'}  # the task id, new for every message
+
+
+@pytest.fixture(scope='module')
+def app():
+    from main import app
+
+    app.loader.import_default_modules()  # as web.py's run(): the tasks' options count
+    return app
+
+
+@pytest.mark.parametrize('name', ARGS)
+def test_message_is_what_celery_sends(app, name: str) -> None:
+    queue = routes.QUEUE_OF[name]
+    with Connection('memory://') as conn:
+        app.tasks[name].apply_async(args=ARGS[name], connection=conn)
+        celerys = conn.default_channel.basic_get(queue, no_ack=True)
+    _task_id, ours, events = build_task_messages(app, name, ARGS[name])
+
+    assert (ours.exchange, ours.routing_key) == (celerys.delivery_info['exchange'], queue)
+    assert ours.body == celerys.body
+    assert {k: v for k, v in ours.headers.items() if k not in VOLATILE} == \
+        {k: v for k, v in celerys.headers.items() if k not in VOLATILE}
+    assert ours.properties['delivery_mode'] == celerys.properties['delivery_mode'] == 2
+    assert (ours.properties['content_type'], ours.properties['content_encoding']) == \
+        (celerys.content_type, celerys.content_encoding)
+    assert ours.headers['ignore_result'] is (name == routes.HTTP_CHECK_NO_RESULT)
+    assert [event.routing_key for event in events] == ['task.sent']
+
+
+TASKS = {
+    routes.ADD: st.tuples(st.integers(), st.integers()),
+    routes.HTTP_CHECK: st.tuples(st.text(), st.booleans(), st.floats(allow_nan=False)),
+    routes.TCP_CHECK: st.tuples(st.text(), st.integers(1, 65535), st.floats(0.1, 30)),
+    routes.HTTP_CHECK_NO_RESULT: st.tuples(st.text(), st.booleans(), st.floats(0.1, 30)),
+}
+
+
+@pytest.fixture(scope='module')
+def templates(app) -> dict[str, TaskMessages]:
+    return {name: TaskMessages(app, name) for name in TASKS}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(TASKS)).flatmap(lambda name: st.tuples(st.just(name), TASKS[name])),
+       st.uuids())
+def test_template_is_what_celery_builds(app, templates: dict, call: tuple, task_id) -> None:
+    """Byte for byte the message of Celery's full path (router, as_task_v2, send_task_message),
+    and the same task-sent fields (Celery adds clock and timestamp when it sends them)."""
+    name, args = call
+    _, expected, events = build_task_messages(app, name, list(args), None, str(task_id))
+    message, sent = templates[name].build(str(task_id), list(args))
+    assert message == expected
+    event = json.loads(events[0].body)
+    assert sent == {key: value for key, value in event.items()
+                    if key not in {'hostname', 'utcoffset', 'pid', 'clock', 'timestamp', 'type'}}
+
+
+def test_sent_events_leave_in_batches_celery_receivers_read(app, templates: dict) -> None:
+    published: list[Publication] = []
+
+    async def publish(batch: Publication) -> None:
+        published.append(batch)
+
+    async def scenario() -> None:
+        events = SentEvents(app, publish, limit=3, delay=0.05)
+        for n in range(4):  # a full batch of 3 leaves at once, the 4th after the delay
+            _, sent = templates[routes.ADD].build(f'id-{n}', [n, n])
+            events.add(sent)
+        await asyncio.sleep(0)
+        assert len(published) == 1
+        await events.close()
+
+    asyncio.run(scenario())
+    assert len(published) == 2
+    received: list[dict] = []
+    receiver = EventReceiver(None, handlers={'*': received.append}, app=app)
+    for batch in published:
+        assert (batch.exchange, batch.routing_key) == ('celeryev', 'task.multi')
+        receiver._receive(json.loads(batch.body), None)
+    assert [(e['type'], e['uuid'], e['queue']) for e in received] == [
+        ('task-sent', f'id-{n}', 'add_queue') for n in range(4)]
+    clocks = [e['clock'] for e in received]
+    assert clocks == sorted(clocks) and len(set(clocks)) == 4
+
+
+def test_compressed_messages_are_refused() -> None:
+    """The template fills in an uncompressed body, so it refuses a compressing app."""
+    compressing = Celery('compressing', broker='memory://', set_as_current=False)
+    compressing.conf.task_compression = 'gzip'
+
+    @compressing.task(name='t')
+    def t() -> None: ...
+
+    with pytest.raises(NotImplementedError):
+        TaskMessages(compressing, 't')
