@@ -151,7 +151,7 @@ def targets(rows: list[Row], options: argparse.Namespace, memory: dict) -> list[
         added = single.p50_ms - plain.p50_ms
         target(
             '/add at 1 client: ours adds <= 1 ms p50 over the plain client',
-            f'+{added:.2f} ms ({single.p50_ms} vs {plain.p50_ms} ms)',
+            f'{added:+.2f} ms ({single.p50_ms} vs {plain.p50_ms} ms)',
             added <= 1.0,
         )
     if memory:
