@@ -211,7 +211,7 @@ def main() -> None:
             rows += add_rows
     report.write(options.out, options, rows, memory)
     if not options.quick and options.only is None:  # a smoke or partial run is not README's figures
-        readme.update(rows, memory)
+        readme.update(rows, memory, report.targets(rows, options, memory), options.clients)
     print((options.out / 'results.md').read_text())
 
 

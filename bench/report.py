@@ -105,7 +105,7 @@ class Row:
         return sum(p for p in parts if p is not None) if parts and self.qps else None
 
 
-def _find(rows: list[Row], endpoint: str, stack: str, clients: int) -> Row | None:
+def find_row(rows: list[Row], endpoint: str, stack: str, clients: int) -> Row | None:
     return next((r for r in rows if (r.endpoint, r.stack, r.clients) == (endpoint, stack, clients)), None)
 
 
@@ -130,15 +130,21 @@ def targets(rows: list[Row], options: argparse.Namespace, memory: dict) -> list[
             )
 
     n = options.clients
-    c = _find(rows, '/check', 'c', n)
+    c = find_row(rows, '/check', 'c', n)
+    ours = find_row(rows, '/add', 'ours', n)
+    for name, row, component, limit in (('web CPU per /check', c, 'web', 1.2),
+                                        ('web CPU per /add', ours, 'web', 1.0),
+                                        ('worker CPU per /check', c, 'worker', 2.0)):
+        ms = row.cpu_ms(component) if row else None
+        if ms is not None:
+            target(f'{name} at {n} <= {limit} ms', f'{ms:.2f} ms', ms <= limit)
     of_bound(f'/check at {n}: c >= 95% of bound', c, 0.95)
-    versus(f'/check at {n}: c >= 1.9 x a', c, _find(rows, '/check', 'a', n), 1.9)
-    c2 = _find(rows, '/check', 'c', 2 * n)
+    versus(f'/check at {n}: c >= 1.9 x a', c, find_row(rows, '/check', 'a', n), 1.9)
+    c2 = find_row(rows, '/check', 'c', 2 * n)
     of_bound(f'/check at {2 * n}: c >= 85% of bound', c2, 0.85)
-    versus(f'/check at {2 * n}: c >= 1.4 x FastAPI', c2, _find(rows, '/check', 'fastapi', 2 * n), 1.4)
-    ours = _find(rows, '/add', 'ours', n)
-    versus(f'/add at {n}: ours >= 1.5 x FastAPI', ours, _find(rows, '/add', 'fastapi', n), 1.5)
-    versus(f'/add at {n}: ours >= 2 x naive', ours, _find(rows, '/add', 'naive', n), 2.0)
+    versus(f'/check at {2 * n}: c >= 1.4 x FastAPI', c2, find_row(rows, '/check', 'fastapi', 2 * n), 1.4)
+    versus(f'/add at {n}: ours >= 1.5 x FastAPI', ours, find_row(rows, '/add', 'fastapi', n), 1.5)
+    versus(f'/add at {n}: ours >= 2 x naive', ours, find_row(rows, '/add', 'naive', n), 2.0)
     if c and c.stack_cpu_ms is not None:
         parts = ', '.join(f'{k} {c.cpu_ms(k):.2f}' for k in STACK_COMPONENTS if c.cpu_ms(k) is not None)
         target(
@@ -146,7 +152,7 @@ def targets(rows: list[Row], options: argparse.Namespace, memory: dict) -> list[
             f'{c.stack_cpu_ms:.2f} ms ({parts})',
             c.stack_cpu_ms <= 4.0,
         )
-    single, plain = _find(rows, '/add', 'ours', 1), _find(rows, '/add', 'plain', 1)
+    single, plain = find_row(rows, '/add', 'ours', 1), find_row(rows, '/add', 'plain', 1)
     if single and plain:
         added = single.p50_ms - plain.p50_ms
         target(
