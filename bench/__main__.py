@@ -100,12 +100,13 @@ def check_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstre
     sweep = [int(n) for n in options.sweep.split(',')]
 
     def celery_stack(kind: str, web_count: int) -> AbstractContextManager[stacks.Stack]:
-        return stacks.tornado_celery(raw, options.redis_url, kind, web_count, options.check_concurrency)
+        return stacks.celery_gateway(raw, options.redis_url, kind, web_count, options.check_concurrency)
 
     plan: list[tuple[str, AbstractContextManager[stacks.Stack], list[int]]] = [
         ('a', stacks.uwsgi_flask(raw), sweep),
         ('b', celery_stack('seed', 1), [options.clients]),
         ('c', celery_stack('shipped', options.web_processes), sweep),
+        ('fastapi', celery_stack('fastapi', options.web_processes), sweep),
     ]
     rows = []
     for key, stack_cm, client_counts in plan:
@@ -127,6 +128,7 @@ def check_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstre
                         groups,
                         raw / f'check-{key}-{clients}.log',
                         drain,
+                        options.redis_url,
                     )
                 except stacks.Stalled as exc:
                     # A result too: record it, keep the evidence, go on with the next stack.
@@ -170,12 +172,14 @@ def add_runs(options: argparse.Namespace, raw: Path) -> tuple[list[Row], dict]:
                 {**stack.groups, **services},
                 raw / f'add-{key}-{clients}.log',
                 lambda: stack.drain(ADD_PATH, fast_s=0.5),
+                options.redis_url,
             )
             rows.append(Row.of('/add', key, run))
             return run
 
         ours = measure('ours', add.ours, options.clients)
         measure('naive', add.naive, options.clients)
+        measure('fastapi', add.fastapi, options.clients)
         for clients in (options.plain_threads, 1):
             add.ours.drain(ADD_PATH, fast_s=0.5)
             print(f'/add plain client with {clients} threads', flush=True)
@@ -190,11 +194,13 @@ def add_runs(options: argparse.Namespace, raw: Path) -> tuple[list[Row], dict]:
                         options.duration,
                         {'worker': [add.worker_pid], **services},
                         raw / f'add-plain-{clients}.log',
+                        options.redis_url,
                     ),
                 )
             )
         measure('ours', add.ours, 1)
         measure('naive', add.naive, 1)
+        measure('fastapi', add.fastapi, 1)
         memory = rss_run(options, raw, add.ours, ours.qps)
     return rows, memory
 
@@ -246,7 +252,7 @@ def main() -> None:
             rows += cluster_runs(options, raw, upstream_url, upstream_pid)
     report.write(options.out, options, rows, memory)
     if not options.quick and options.only is None:  # a smoke or partial run is not README's figures
-        readme.update(rows, memory)
+        readme.update(rows, memory, report.targets(rows, options, memory), options.clients)
     print((options.out / 'results.md').read_text())
 
 

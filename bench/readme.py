@@ -8,11 +8,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.report import STACKS, Row
+from bench.report import STACKS, Row, find_row
 from bench.upstream import MEAN
 from support.readme import replace_block
 
 RESULTS = Path(__file__).with_name('results') / 'results.json'
+# The committed run of make bench before issue 10's work on the gateway and the worker.
+BEFORE = Path(__file__).with_name('results') / 'before-issue10.json'
+CPU_ROWS = (('/check', 'c'), ('/check', 'fastapi'), ('/add', 'ours'), ('/add', 'naive'), ('/add', 'fastapi'))
+
+
+def _rows(path: Path) -> list[Row]:
+    return [Row(**row) for row in json.loads(path.read_text())['rows']]
+
+
+def cpu_table(rows: list[Row], before: list[Row], clients: int) -> list[str]:
+    """CPU milliseconds per answered request, by component, before issue 10 and in this run."""
+    lines = [f'| CPU ms per request, {clients} clients | run | web | worker | rabbitmq | redis | stack |',
+             '|---|---|--:|--:|--:|--:|--:|']
+    for endpoint, stack in CPU_ROWS:
+        for when, source in (('before', before), ('now', rows)):
+            row = find_row(source, endpoint, stack, clients)
+            if row is None or not row.stack_cpu_ms:
+                continue
+            parts = (row.cpu_ms(c) for c in ('web', 'worker', 'rabbitmq', 'redis'))
+            cells = ' | '.join('' if ms is None else f'{ms:.2f}' for ms in parts)
+            lines.append(f'| {endpoint} {STACKS[stack]} | {when} | {cells} | {row.stack_cpu_ms:.2f} |')
+    return lines
 
 
 def summary(rows: list[Row], memory: dict) -> str:
@@ -50,13 +72,18 @@ def summary(rows: list[Row], memory: dict) -> str:
     return '\n'.join(lines)
 
 
-def update(rows: list[Row], memory: dict) -> None:
-    replace_block('performance', summary(rows, memory))
+def update(rows: list[Row], memory: dict, goals: list[dict], clients: int) -> None:
+    """Rewrite README's block: throughput, issue 10's targets, and CPU per request."""
+    text = [summary(rows, memory), '', '| target (issue 10) | measured | |', '|---|---|---|']
+    text += [f'| {g["target"]} | {g["measured"]} | {"pass" if g["pass"] else "**miss**"} |' for g in goals]
+    text += ['', *cpu_table(rows, _rows(BEFORE), clients)]
+    replace_block('performance', '\n'.join(text))
 
 
 def main() -> None:
     results = json.loads(RESULTS.read_text())
-    update([Row(**row) for row in results['rows']], results.get('memory') or {})
+    update([Row(**row) for row in results['rows']], results.get('memory') or {}, results['targets'],
+           results['settings']['clients'])
 
 
 if __name__ == '__main__':

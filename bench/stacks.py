@@ -115,9 +115,10 @@ def celery_worker(
     pool: str,
     concurrency: int,
     queues: tuple[str, ...],
+    app: str = 'main',
 ) -> Proc:
     proc = stack.enter_context(
-        running(Proc(name, worker_argv(name, pool, concurrency, queues), env, log_dir))
+        running(Proc(name, worker_argv(name, pool, concurrency, queues, app), env, log_dir))
     )
     proc.wait_log('ready.')
     return proc
@@ -166,13 +167,25 @@ def uwsgi_flask(log_dir: Path) -> Iterator[Stack]:
         yield Stack(url, {'uwsgi': [proc.pid]})
 
 
+def uvicorn_processes(
+    stack: ExitStack, name: str, env: dict[str, str], log_dir: Path, count: int
+) -> tuple[Proc, str]:
+    """The FastAPI peer: ``uvicorn --workers count``, whose master forks the workers."""
+    port = free_port()
+    argv = [str(VENV_BIN / 'uvicorn'), 'bench.fastapi_web:app', '--port', str(port), '--workers', str(count)]
+    proc = stack.enter_context(running(Proc(name, argv, env, log_dir)))
+    wait_for(lambda: proc.log().count('Application startup complete.') >= count, 60, 0.1, f'{name} started')
+    return proc, f'http://127.0.0.1:{port}'
+
+
 @contextmanager
-def tornado_celery(
+def celery_gateway(
     log_dir: Path, redis_url: str, kind: str, web_count: int, check_concurrency: int
 ) -> Iterator[Stack]:
-    """web.py in front of a check worker, by ``kind``:
+    """A gateway in front of a check worker, by ``kind``:
     b ('seed'): one web.py, a prefork worker of concurrency 10 on route_check, as the seed ran it;
-    c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them."""
+    c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them;
+    'fastapi': uvicorn --workers N running bench/fastapi_web.py, and the check worker as shipped."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         if kind == 'seed':
@@ -189,6 +202,10 @@ def tornado_celery(
                 check_concurrency,
                 routes.CHECK_WORKER_QUEUES,
             )
+        if kind == 'fastapi':
+            uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
+            yield Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
+            return
         webs, url = web_processes(stack, 'web', [sys.executable, 'web.py'], env, log_dir, web_count)
         yield Stack(url, {'web': [p.pid for p in webs], 'worker': [worker.pid]}, vhost, [p.pid for p in webs])
 
@@ -197,14 +214,15 @@ def tornado_celery(
 class AddStacks:
     ours: Stack
     naive: Stack
+    fastapi: Stack
     env: dict[str, str]  # for the plain client: the same vhost, so the same worker
     worker_pid: int
 
 
 @contextmanager
 def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddStacks]:
-    """Ours and the naive gateway for /add, N processes each, behind one prefork add worker
-    (-c = cores, as supervisord runs it) that the plain client uses too."""
+    """Ours, the naive gateway and the FastAPI peer for /add, N processes each, behind one prefork
+    add worker (-c = cores, as supervisord runs it) that the plain client uses too."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         worker = celery_worker(stack, 'worker-add', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES)
@@ -216,7 +234,9 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
             webs, url = web_processes(stack, name, argv, env, log_dir, web_count)
             pids = [p.pid for p in webs]
             groups[name] = Stack(url, {'web': pids, 'worker': [worker.pid]}, vhost, pids)
-        yield AddStacks(groups['web'], groups['naive-web'], env, worker.pid)
+        uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
+        fastapi = Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
+        yield AddStacks(groups['web'], groups['naive-web'], fastapi, env, worker.pid)
 
 
 @dataclass

@@ -10,6 +10,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+import redis
+
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 Groups = dict[str, list[int]]  # component name -> root pids (their descendants count too)
 
@@ -86,3 +88,12 @@ def machine_jiffies() -> tuple[int, int]:
     values = [int(v) for v in Path('/proc/stat').read_text().split('\n', 1)[0].split()[1:]]
     total = sum(values[:8])  # guest time is already inside user time
     return total - values[3] - values[4], total
+
+
+def redis_used_memory(url: str) -> int:
+    """The Redis server's used_memory in bytes (the whole server: other databases count too)."""
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info('memory')['used_memory'])
+    finally:
+        client.close()
