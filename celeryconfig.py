@@ -11,6 +11,19 @@ from kombu import Exchange, Queue
 # The defaults of BROKER_URL and RESULT_BACKEND are written here only (see scripts/env.sh).
 broker_url = os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//')
 result_backend = os.environ.get('RESULT_BACKEND', 'redis://127.0.0.1:6379/0')
+# A Sentinel-managed Redis: RESULT_BACKEND='sentinel://:pw@h1:26379/0;sentinel://:pw@h2:26379/0;...'
+# and the name the Sentinels monitor it under (Celery's master_name option).
+if os.environ.get('RESULT_BACKEND_MASTER_NAME'):
+    result_backend_transport_options = {'master_name': os.environ['RESULT_BACKEND_MASTER_NAME']}
+
+# QUEUE_TYPE=quorum replicates every task queue across a RabbitMQ cluster (Raft: a message is
+# confirmed once a majority has it). The gateway declares from these same queues, and workers
+# detect quorum queues and drop global QoS by themselves. Classic by default: one node gains nothing.
+task_default_queue_type = task_create_missing_queue_type = os.environ.get('QUEUE_TYPE', 'classic')
+if task_default_queue_type not in ('classic', 'quorum'):
+    raise ValueError(f'QUEUE_TYPE must be classic or quorum, got {task_default_queue_type!r}')
+# Classic queues get no argument at all, so they stay equivalent to those declared before.
+_queue_arguments = {'x-queue-type': 'quorum'} if task_default_queue_type == 'quorum' else None
 
 # The routes table: every task by the name Celery gives it (module.function), and its queue.
 # The one home of these names: the gateway, tests and bench read them from here.
@@ -35,8 +48,9 @@ _route_check = Exchange('route_check', type='direct', delivery_mode='persistent'
 _exchange_of = {ADD: Exchange('add'), TCP_CHECK: _route_check, HTTP_CHECK: _route_check,
                 HTTP_CHECK_NO_RESULT: _route_check}
 task_queues = (
-    Queue('default', Exchange('default'), routing_key='default'),
-    *(Queue(queue, _exchange_of[task], routing_key=queue) for task, queue in QUEUE_OF.items()),
+    Queue('default', Exchange('default'), routing_key='default', queue_arguments=_queue_arguments),
+    *(Queue(queue, _exchange_of[task], routing_key=queue, queue_arguments=_queue_arguments)
+      for task, queue in QUEUE_OF.items()),
 )
 task_routes = {task: {'queue': queue} for task, queue in QUEUE_OF.items()}
 task_default_queue = 'default'
@@ -53,9 +67,10 @@ task_reject_on_worker_lost = True
 # A late-ack task still running when the broker connection drops is redelivered anyway;
 # cancelling it avoids running it twice at the same time.
 worker_cancel_long_running_tasks_on_connection_loss = True
-# After a broker reconnect Celery lowers the prefetch count and raises it again from the thread
-# that acks; with -P threads that basic_qos races the consumer's own on one socket and the worker
-# never consumes again (found by tests/chaos, scenario 3). Not lowering it costs a few prefetches.
+# A thread-pool worker must keep consuming after a broker reconnect: Celery would lower the
+# prefetch count and raise it again from the thread that acks, and with -P threads that basic_qos
+# races the consumer's own on one socket. Not lowering it costs a few prefetches
+# (docs/reliability.md, scenario 3).
 worker_enable_prefetch_count_reduction = False
 
 worker_disable_rate_limits = True
@@ -73,8 +88,8 @@ accept_content = ['json']
 result_accept_content = ['json']
 # Results are fetched once by the gateway or /result; a day is plenty and bounds Redis memory.
 result_expires = 24 * 3600
-# Keep retrying to store a result while Redis is away: giving up leaves the message neither acked
-# nor rejected, so its result is lost and the worker's prefetch slot with it (tests/chaos, 4).
+# A result is stored even when Redis is away for a while: giving up would leave the message neither
+# acked nor rejected, losing its result and the worker's prefetch slot (docs/reliability.md, 4).
 result_backend_always_retry = True
 
 # Retry a refused publish, briefly: callers are HTTP requests, and the seed's 10-20 s intervals

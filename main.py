@@ -1,6 +1,7 @@
 """The Celery application, as in the seed: ``celery -A main worker``."""
 
 import logging
+import os
 
 from celery import Celery, signals
 
@@ -8,20 +9,40 @@ app = Celery('route_check', include=['add_task', 'check_worker'])
 app.config_from_object('celeryconfig')  # BROKER_URL and RESULT_BACKEND are read there
 task_log = logging.getLogger('route_check.tasks')
 
+# Celery's two lines per task ("received", "succeeded in") at INFO, and ours naming the request
+# id; TASK_LOG_LEVEL=INFO brings them back. Failures are logged at ERROR whatever this says;
+# Flower shows every task.
+TASK_LOG_LEVEL = os.environ.get('TASK_LOG_LEVEL', 'WARNING').upper()
+PER_TASK_LOGGERS = ('celery.worker.strategy', 'celery.app.trace', 'route_check.tasks')
+
 
 @signals.celeryd_init.connect
-def _no_publisher_confirms_in_workers(conf, **_) -> None:
-    """Workers publish only task events, which need no confirm. With confirms on, a pool thread
-    of the thread-pool worker waits for a confirm that the consumer loop reads off the shared
-    connection, holding the event lock forever: the worker stalls under load (found by make bench).
-    Clients (the gateway's own publisher, Python callers) keep confirms."""
+def _worker_settings(conf, **_) -> None:
+    """Settings for workers only.
+
+    No publisher confirms: workers publish only task events, which need no confirm. With confirms
+    on, a pool thread of the thread-pool worker waits for a confirm that the consumer loop reads
+    off the shared connection, holding the event lock forever: the worker stalls under load
+    (bench/README.md). Clients (the gateway's own publisher, Python callers) keep confirms.
+
+    One result backend (one Redis connection pool) for the whole worker instead of one per pool
+    thread, or per task under a green pool, where every task would open a new Redis connection.
+    Clients keep Celery's default: a backend per thread, whose result consumer is not shared."""
     conf.broker_transport_options = {**conf.broker_transport_options, 'confirm_publish': False}
+    conf.result_backend_thread_safe = True
+
+
+@signals.after_setup_logger.connect
+def _per_task_log_level(**_) -> None:
+    for name in PER_TASK_LOGGERS:
+        logging.getLogger(name).setLevel(TASK_LOG_LEVEL)
 
 
 @signals.task_prerun.connect
 def _log_request_id(task_id: str, task, **_) -> None:
     """The gateway's X-Request-ID travels in the task's headers (``request_id``): name it in the
-    worker's log, next to the task id, so a request can be followed from the gateway's log here."""
+    worker's log, next to the task id, so a request can be followed from the gateway's log here.
+    A per-task line like Celery's own two: logged when TASK_LOG_LEVEL=INFO."""
     request_id = getattr(task.request, 'request_id', None)
     if request_id:
         task_log.info('Task %s[%s] request_id=%s', task.name, task_id, request_id)

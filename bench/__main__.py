@@ -13,10 +13,11 @@ from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import FrameType
 
-from bench import load, report, stacks, sysstat
+from bench import load, readme, report, stacks, sysstat
 from bench.load import CPUS
 from bench.report import Row
 from bench.upstream import HIGH
+from support import procfs
 from support.process import VENV_BIN
 
 RESULTS = Path(__file__).with_name('results')
@@ -31,6 +32,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--clients', type=int, default=60, help='clients of the main comparison (seed: 60)')
     parser.add_argument('--sweep', default='60,120,240,480', help='client counts of the /check sweep')
     parser.add_argument('--only', choices=('check', 'add'), help='run one half only')
+    parser.add_argument(
+        '--cluster',
+        action='store_true',
+        help='also /check (c) and /add (ours) at --clients on a 3-node quorum cluster; with --only, '
+        'its single-node counterpart runs next to it',
+    )
     parser.add_argument('--web-processes', type=int, default=CPUS, help='web.py processes of c and /add')
     parser.add_argument('--check-concurrency', type=int, default=500, help="threads of c's check worker")
     parser.add_argument('--plain-threads', type=int, default=8, help='threads of the plain Celery client')
@@ -50,6 +57,39 @@ def parse_args() -> argparse.Namespace:
     return options
 
 
+def cluster_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstream_pid: int) -> list[Row]:
+    """The 3-node quorum cluster at --clients: what replication costs against the single node."""
+    check_path = '/check?url=' + urllib.parse.quote(upstream_url, safe='')
+    rows = []
+    with stacks.quorum_cluster(
+        raw, options.redis_url, options.web_processes, options.check_concurrency
+    ) as cluster:
+        for endpoint, key, stack, path, fast_s in (
+            ('/check', 'c-quorum', cluster.check, check_path, HIGH * 2),
+            ('/add', 'ours-quorum', cluster.add, ADD_PATH, 0.5),
+        ):
+            if options.only == ('add' if endpoint == '/check' else 'check'):
+                continue
+            print(f'{endpoint} {key} at {options.clients} clients', flush=True)
+
+            def drain(stack: stacks.Stack = stack, path: str = path, fast_s: float = fast_s) -> None:
+                stack.drain(path, fast_s=fast_s)
+
+            drain()
+            groups = {**stack.groups, 'upstream': [upstream_pid], 'redis': sysstat.listener_pid(6379)}
+            run = load.measure(
+                stack.url + path,
+                options.clients,
+                options.warmup,
+                options.duration,
+                groups,
+                raw / f'{endpoint[1:]}-{key}-{options.clients}.log',
+                drain,
+            )
+            rows.append(Row.of(endpoint, key, run))
+    return rows
+
+
 def shared_services() -> sysstat.Groups:
     """The shared broker and result store, whose CPU is part of every Celery request's cost."""
     return {'rabbitmq': sysstat.listener_pid(5672), 'redis': sysstat.listener_pid(6379)}
@@ -60,12 +100,13 @@ def check_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstre
     sweep = [int(n) for n in options.sweep.split(',')]
 
     def celery_stack(kind: str, web_count: int) -> AbstractContextManager[stacks.Stack]:
-        return stacks.tornado_celery(raw, options.redis_url, kind, web_count, options.check_concurrency)
+        return stacks.celery_gateway(raw, options.redis_url, kind, web_count, options.check_concurrency)
 
     plan: list[tuple[str, AbstractContextManager[stacks.Stack], list[int]]] = [
         ('a', stacks.uwsgi_flask(raw), sweep),
         ('b', celery_stack('seed', 1), [options.clients]),
         ('c', celery_stack('shipped', options.web_processes), sweep),
+        ('fastapi', celery_stack('fastapi', options.web_processes), sweep),
     ]
     rows = []
     for key, stack_cm, client_counts in plan:
@@ -87,6 +128,7 @@ def check_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstre
                         groups,
                         raw / f'check-{key}-{clients}.log',
                         drain,
+                        options.redis_url,
                     )
                 except stacks.Stalled as exc:
                     # A result too: record it, keep the evidence, go on with the next stack.
@@ -130,12 +172,14 @@ def add_runs(options: argparse.Namespace, raw: Path) -> tuple[list[Row], dict]:
                 {**stack.groups, **services},
                 raw / f'add-{key}-{clients}.log',
                 lambda: stack.drain(ADD_PATH, fast_s=0.5),
+                options.redis_url,
             )
             rows.append(Row.of('/add', key, run))
             return run
 
         ours = measure('ours', add.ours, options.clients)
         measure('naive', add.naive, options.clients)
+        measure('fastapi', add.fastapi, options.clients)
         for clients in (options.plain_threads, 1):
             add.ours.drain(ADD_PATH, fast_s=0.5)
             print(f'/add plain client with {clients} threads', flush=True)
@@ -150,11 +194,13 @@ def add_runs(options: argparse.Namespace, raw: Path) -> tuple[list[Row], dict]:
                         options.duration,
                         {'worker': [add.worker_pid], **services},
                         raw / f'add-plain-{clients}.log',
+                        options.redis_url,
                     ),
                 )
             )
         measure('ours', add.ours, 1)
         measure('naive', add.naive, 1)
+        measure('fastapi', add.fastapi, 1)
         memory = rss_run(options, raw, add.ours, ours.qps)
     return rows, memory
 
@@ -167,11 +213,11 @@ def rss_run(options: argparse.Namespace, raw: Path, stack: stacks.Stack, qps: fl
     # A long run goes slower than the 15-s one that measured qps (88 470 of 100 000 once): a margin.
     duration = max(10.0, options.rss_requests / max(qps, 1.0) * 1.5)
     print(f'/add ours: {duration:.0f} s (~{options.rss_requests} requests) for RSS', flush=True)
-    before = {pid: sysstat.rss_kib(pid) for pid in stack.web_pids}
+    before = {pid: procfs.rss_kib(pid) for pid in stack.web_pids}
     run = load.measure(
         stack.url + ADD_PATH, options.clients, 0, duration, stack.groups, raw / 'add-rss.log', lambda: None
     )
-    after = {pid: sysstat.rss_kib(pid) for pid in stack.web_pids}
+    after = {pid: procfs.rss_kib(pid) for pid in stack.web_pids}
     return {
         'requests': run.ok + run.errors,
         'errors': run.errors,
@@ -202,7 +248,11 @@ def main() -> None:
         if options.only in (None, 'add'):
             add_rows, memory = add_runs(options, raw)
             rows += add_rows
+        if options.cluster:
+            rows += cluster_runs(options, raw, upstream_url, upstream_pid)
     report.write(options.out, options, rows, memory)
+    if not options.quick and options.only is None:  # a smoke or partial run is not README's figures
+        readme.update(rows, memory, report.targets(rows, options, memory), options.clients)
     print((options.out / 'results.md').read_text())
 
 

@@ -40,6 +40,7 @@ class Run:
     client_cpu_pct: float  # the load tool, in % of one core
     machine_busy_pct: float  # all CPUs, 100 = every core busy for the whole run
     cpu_pct: dict[str, float]  # per component, in % of one core
+    redis_memory: tuple[int, int] | None = None  # Redis used_memory before and after, bytes
 
     @property
     def qps(self) -> float:
@@ -90,15 +91,22 @@ def wrk(url: str, clients: int, duration: float, log: Path) -> tuple[dict, float
     return run_json([*argv, '--latency', '-s', str(LUA), url], log)
 
 
-def _accounted(groups: sysstat.Groups, load: Callable[[], tuple[dict, float]]) -> tuple[dict, float, dict]:
-    """Run ``load``; return its summary, its CPU in % of a core, and the machine and component CPU."""
+def _accounted(
+    groups: sysstat.Groups, load: Callable[[], tuple[dict, float]], redis_url: str | None
+) -> tuple[dict, float, dict]:
+    """Run ``load``; return its summary, its CPU in % of a core, and the machine and component CPU
+    (and Redis's used_memory before and after, given ``redis_url``)."""
+    memory_before = sysstat.redis_used_memory(redis_url) if redis_url else None
     before, busy_before, started = sysstat.cpu_snapshot(groups), sysstat.machine_jiffies(), time.monotonic()
     summary, client_cpu = load()
     wall = time.monotonic() - started
     after, busy_after = sysstat.cpu_snapshot(groups), sysstat.machine_jiffies()
     usage = {name: round(used / wall * 100, 1) for name, used in sysstat.cpu_used(before, after).items()}
     busy = (busy_after[0] - busy_before[0]) / max(1, busy_after[1] - busy_before[1]) * 100
-    return summary, client_cpu / wall * 100, {'machine_busy_pct': busy, 'cpu_pct': usage}
+    extra: dict = {'machine_busy_pct': busy, 'cpu_pct': usage}
+    if redis_url:
+        extra['redis_memory'] = (memory_before, sysstat.redis_used_memory(redis_url))
+    return summary, client_cpu / wall * 100, extra
 
 
 def measure(
@@ -109,13 +117,14 @@ def measure(
     groups: sysstat.Groups,
     log: Path,
     drain: Callable[[], None],
+    redis_url: str | None = None,
 ) -> Run:
     """Warm up, let the server finish what the warm-up left (answers nobody reads would only
     slow the measured run), then measure."""
     if warmup > 0:
         wrk(url, clients, warmup, log.with_suffix('.warmup.log'))
         drain()
-    summary, client_pct, usage = _accounted(groups, lambda: wrk(url, clients, duration, log))
+    summary, client_pct, usage = _accounted(groups, lambda: wrk(url, clients, duration, log), redis_url)
     latency = summary['latency_us']
     return Run(
         clients=clients,
@@ -130,7 +139,13 @@ def measure(
 
 
 def measure_plain(
-    env: dict[str, str], threads: int, warmup: float, duration: float, groups: sysstat.Groups, log: Path
+    env: dict[str, str],
+    threads: int,
+    warmup: float,
+    duration: float,
+    groups: sysstat.Groups,
+    log: Path,
+    redis_url: str | None = None,
 ) -> Run:
     """The plain client's run; its warm-up happens inside it, so CPU shares cover both."""
     argv = [
@@ -144,7 +159,7 @@ def measure_plain(
         '--duration',
         str(duration),
     ]
-    summary, client_pct, usage = _accounted(groups, lambda: run_json(argv, log, env))
+    summary, client_pct, usage = _accounted(groups, lambda: run_json(argv, log, env), redis_url)
     return Run(
         clients=threads,
         duration_s=summary['duration_s'],

@@ -17,8 +17,11 @@ COLORS = {
     'b': 'tab:orange',
     'c': 'tab:blue',
     'ours': 'tab:blue',
+    'c-quorum': 'tab:purple',
+    'ours-quorum': 'tab:purple',
     'naive': 'tab:red',
     'plain': 'tab:gray',
+    'fastapi': 'tab:green',
 }
 
 
@@ -40,7 +43,7 @@ def _check_throughput(out: Path, rows: list[Row]) -> None:
         label='bound = clients / 0.3 s',
     )
     ax.axhline(THREAD_LIMIT_QPS, color='tab:red', ls=':', lw=1, label='a: 30 threads / 0.3 s')
-    for stack in ('a', 'b', 'c'):
+    for stack in ('a', 'b', 'c', 'fastapi'):
         series = _series(rows, '/check', stack)
         if series:
             ax.plot(
@@ -87,7 +90,7 @@ def _check_throughput(out: Path, rows: list[Row]) -> None:
 
 def _check_latency(out: Path, rows: list[Row]) -> None:
     fig, ax = plt.subplots(figsize=(8, 5))
-    for stack in ('a', 'c'):
+    for stack in ('a', 'c', 'fastapi'):
         series = _series(rows, '/check', stack)
         for key, style in (('p50_ms', 'o-'), ('p90_ms', 's--'), ('p99_ms', '^:')):
             ax.plot(
@@ -103,7 +106,7 @@ def _check_latency(out: Path, rows: list[Row]) -> None:
         yscale='log',
         xlabel='concurrent clients',
         ylabel='latency (ms)',
-        title='/check latency percentiles: a (uWSGI + Flask) vs c (ours)',
+        title='/check latency percentiles: a (uWSGI + Flask), c (ours), FastAPI',
     )
     ax.set_xticks(clients, [str(c) for c in clients])
     ticks = [100, 200, 500, 1000, 2000, 5000, 10000]
@@ -130,7 +133,9 @@ def _add(out: Path, rows: list[Row]) -> None:
     for offset, key in ((-width / 2, 'p50_ms'), (width / 2, 'p99_ms')):
         bars = right.bar([i + offset for i in x], [getattr(r, key) for r in single], width, label=key[:3])
         right.bar_label(bars, fmt='%.1f', fontsize=8)
-    right.axhline(2.0, color='k', ls=':', lw=1, label='target p50: 2 ms')
+    plain = next((r for r in single if r.stack == 'plain'), None)
+    if plain:
+        right.axhline(plain.p50_ms + 1.0, color='k', ls=':', lw=1, label='target p50: plain + 1 ms')
     right.set_xticks(list(x), [r.stack for r in single])
     right.set_ylim(0, max([r.p99_ms for r in single] + [2.0]) * 1.35)  # room for the legend
     right.set(ylabel='ms', title='/add latency, 1 client')

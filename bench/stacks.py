@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import redis
 import celeryconfig as routes
 from bench import sysstat
 from bench.load import CPUS
+from support.private_rabbit import PrivateCluster, PrivateRabbit
 from support.process import ROOT, VENV_BIN, Proc, child_env, free_port, wait_for
 from support.rabbit import Vhost
 from support.worker import worker_argv
@@ -33,7 +35,7 @@ class Stalled(Exception):
 class Stack:
     url: str  # base URL the load goes to
     groups: sysstat.Groups  # component -> root pids, for CPU accounting
-    vhost: Vhost | None = None
+    vhost: Vhost | PrivateRabbit | None = None  # where to read queue depths
     web_pids: list[int] = field(default_factory=list)
 
     def drain(self, probe: str, fast_s: float, timeout: float = 60.0) -> None:
@@ -113,9 +115,10 @@ def celery_worker(
     pool: str,
     concurrency: int,
     queues: tuple[str, ...],
+    app: str = 'main',
 ) -> Proc:
     proc = stack.enter_context(
-        running(Proc(name, worker_argv(name, pool, concurrency, queues), env, log_dir))
+        running(Proc(name, worker_argv(name, pool, concurrency, queues, app), env, log_dir))
     )
     proc.wait_log('ready.')
     return proc
@@ -164,13 +167,25 @@ def uwsgi_flask(log_dir: Path) -> Iterator[Stack]:
         yield Stack(url, {'uwsgi': [proc.pid]})
 
 
+def uvicorn_processes(
+    stack: ExitStack, name: str, env: dict[str, str], log_dir: Path, count: int
+) -> tuple[Proc, str]:
+    """The FastAPI peer: ``uvicorn --workers count``, whose master forks the workers."""
+    port = free_port()
+    argv = [str(VENV_BIN / 'uvicorn'), 'bench.fastapi_web:app', '--port', str(port), '--workers', str(count)]
+    proc = stack.enter_context(running(Proc(name, argv, env, log_dir)))
+    wait_for(lambda: proc.log().count('Application startup complete.') >= count, 60, 0.1, f'{name} started')
+    return proc, f'http://127.0.0.1:{port}'
+
+
 @contextmanager
-def tornado_celery(
+def celery_gateway(
     log_dir: Path, redis_url: str, kind: str, web_count: int, check_concurrency: int
 ) -> Iterator[Stack]:
-    """web.py in front of a check worker, by ``kind``:
+    """A gateway in front of a check worker, by ``kind``:
     b ('seed'): one web.py, a prefork worker of concurrency 10 on route_check, as the seed ran it;
-    c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them."""
+    c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them;
+    'fastapi': uvicorn --workers N running bench/fastapi_web.py, and the check worker as shipped."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         if kind == 'seed':
@@ -187,6 +202,10 @@ def tornado_celery(
                 check_concurrency,
                 routes.CHECK_WORKER_QUEUES,
             )
+        if kind == 'fastapi':
+            uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
+            yield Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
+            return
         webs, url = web_processes(stack, 'web', [sys.executable, 'web.py'], env, log_dir, web_count)
         yield Stack(url, {'web': [p.pid for p in webs], 'worker': [worker.pid]}, vhost, [p.pid for p in webs])
 
@@ -195,14 +214,15 @@ def tornado_celery(
 class AddStacks:
     ours: Stack
     naive: Stack
+    fastapi: Stack
     env: dict[str, str]  # for the plain client: the same vhost, so the same worker
     worker_pid: int
 
 
 @contextmanager
 def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddStacks]:
-    """Ours and the naive gateway for /add, N processes each, behind one prefork add worker
-    (-c = cores, as supervisord runs it) that the plain client uses too."""
+    """Ours, the naive gateway and the FastAPI peer for /add, N processes each, behind one prefork
+    add worker (-c = cores, as supervisord runs it) that the plain client uses too."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         worker = celery_worker(stack, 'worker-add', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES)
@@ -214,4 +234,44 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
             webs, url = web_processes(stack, name, argv, env, log_dir, web_count)
             pids = [p.pid for p in webs]
             groups[name] = Stack(url, {'web': pids, 'worker': [worker.pid]}, vhost, pids)
-        yield AddStacks(groups['web'], groups['naive-web'], env, worker.pid)
+        uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
+        fastapi = Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
+        yield AddStacks(groups['web'], groups['naive-web'], fastapi, env, worker.pid)
+
+
+@dataclass
+class ClusterStacks:
+    check: Stack  # c's processes, on the cluster
+    add: Stack  # the same gateway, for /add, with the add worker
+
+
+@contextmanager
+def quorum_cluster(
+    log_dir: Path, redis_url: str, web_count: int, check_concurrency: int
+) -> Iterator[ClusterStacks]:
+    """c and ours, as supervisord runs them, on a private 3-node RabbitMQ cluster with
+    QUEUE_TYPE=quorum (all three nodes on this machine, so they share its cores with the rest)."""
+    with ExitStack() as stack:
+        data = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='bench-cluster-')))
+        cluster = stack.enter_context(PrivateCluster(data))
+        _, env = stack.enter_context(isolated(log_dir, redis_url))  # its Redis clean-up; not its vhost
+        env = dict(env, BROKER_URL=cluster.url(), QUEUE_TYPE='quorum')
+        check = celery_worker(
+            stack,
+            'worker-check-quorum',
+            env,
+            log_dir,
+            'threads',
+            check_concurrency,
+            routes.CHECK_WORKER_QUEUES,
+        )
+        add = celery_worker(
+            stack, 'worker-add-quorum', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES
+        )
+        webs, url = web_processes(stack, 'web-quorum', [sys.executable, 'web.py'], env, log_dir, web_count)
+        pids = [p.pid for p in webs]
+        brokers = {'rabbitmq': [node.popen.pid for node in cluster.nodes if node.popen is not None]}
+        yield ClusterStacks(
+            Stack(url, {'web': pids, 'worker': [check.pid], **brokers}, cluster.nodes[0], pids),
+            Stack(url, {'web': pids, 'worker': [add.pid], **brokers}, cluster.nodes[0], pids),
+        )

@@ -10,6 +10,8 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
+import redis
+
 CLK_TCK = os.sysconf('SC_CLK_TCK')
 Groups = dict[str, list[int]]  # component name -> root pids (their descendants count too)
 
@@ -88,8 +90,10 @@ def machine_jiffies() -> tuple[int, int]:
     return total - values[3] - values[4], total
 
 
-def rss_kib(pid: int) -> int:
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1])
-    raise ValueError(f'no VmRSS for pid {pid}')
+def redis_used_memory(url: str) -> int:
+    """The Redis server's used_memory in bytes (the whole server: other databases count too)."""
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.info('memory')['used_memory'])
+    finally:
+        client.close()

@@ -5,6 +5,7 @@ from tornado.web import RedirectHandler, url
 from fleet.actions import ACTIONS
 from fleet.api.control import ActionApi, UpdateApi
 from fleet.api.live import EventsApi, TailApi
+from fleet.api.rollout import RolloutApi
 from fleet.api.status import GroupApi, GroupsApi, MeApi, ProcessesApi, ServerApi, ServersApi
 from fleet.views import DashboardPage, LoginPage, LogoutPage
 
@@ -23,6 +24,7 @@ urls = [
     url(rf'/api/servers/{NAME}/update', UpdateApi),
     url(r'/api/groups', GroupsApi),
     url(rf'/api/groups/{NAME}', GroupApi),
+    url(rf'/api/groups/{NAME}/rollout', RolloutApi),
     url(r'/api/processes', ProcessesApi),
     url(rf'/api/processes/{NAME}/tail', TailApi),
     url(rf'/api/actions/({"|".join(ACTIONS)})', ActionApi),

@@ -44,4 +44,14 @@ export_default RABBITMQ_API 'http://guest:guest@127.0.0.1:15672/api/'
 export_default FLEET_HOST 127.0.0.1
 export_default FLEET_PORT 9001
 export_default FLEET_CONFIG "$ROUTE_CHECK_HOME/fleet.example.toml"
+# What this machine runs: everything (one machine), the workers only (a worker machine), or the
+# gateway, Flower and the fleet dashboard (a front machine). supervisord has no conditional
+# sections, so the role becomes each program's autostart.
+export_default ROLE all
+case "$ROLE" in
+  all) export WORKERS_AUTOSTART=true GATEWAY_AUTOSTART=true ;;
+  worker) export WORKERS_AUTOSTART=true GATEWAY_AUTOSTART=false ;;
+  gateway) export WORKERS_AUTOSTART=false GATEWAY_AUTOSTART=true ;;
+  *) echo "route_check: ROLE must be all, worker or gateway, not '$ROLE'" >&2; return 1 ;;
+esac
 unset -f export_default

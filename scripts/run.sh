@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# `make run`: start RabbitMQ/Redis if needed, then supervisord (foreground) with every program.
+# `make run`: start RabbitMQ/Redis if needed, then supervisord (foreground) with the programs of
+# this machine's ROLE (scripts/env.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/services.sh
 # shellcheck source=scripts/env.sh
 source scripts/env.sh
+# One machine runs its own RabbitMQ and Redis; the others use the shared ones that BROKER_URL and
+# RESULT_BACKEND name, so nothing is installed or started here.
+if [ "$ROLE" = all ]; then bash scripts/services.sh; fi
 "$VENV_BIN/python" -m scripts.wait_services
 mkdir -p var/log var/run
 # The web processes' metrics files (supervisord.conf): counters start again from zero with supervisord.

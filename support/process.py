@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Self, TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
@@ -90,3 +90,18 @@ class Proc:
     def stop(self, timeout: float = 20.0, sig: int = signal.SIGTERM) -> None:
         stop_group(self.popen, sig, timeout)
         self._log.close()
+
+
+class PrivateService:
+    """A server of a test's own (the subclass's start and stop), started for a ``with`` block."""
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()  # type: ignore[attr-defined]
+        except BaseException:
+            self.stop()  # type: ignore[attr-defined]  # what did start (a node of a cluster...)
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()  # type: ignore[attr-defined]

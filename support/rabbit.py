@@ -38,6 +38,12 @@ class Vhost:
                     return 0
                 raise
 
+    def __enter__(self) -> Vhost:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.delete()
+
     def delete(self) -> None:
         if self.created:
             rabbitmqctl('delete_vhost', self.name)

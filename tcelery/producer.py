@@ -14,7 +14,10 @@ from .events import SentEvents
 from .messages import TaskMessages
 from .observer import Observer
 from .publisher import Publisher
+from .result_store import celery_backend, result_redis
 from .results import Meta, ResultWaiter
+
+RESULT_TIMEOUT = 2.0  # seconds for a Redis command or connect: a dead Redis is a quick answer
 
 
 @dataclass(frozen=True)
@@ -43,11 +46,11 @@ class NonBlockingProducer:
                  observer: Observer | None = None):
         self.app = celery_app
         self.observer = observer or Observer()
-        backend = celery_app.backend  # Celery's own key naming and payload decoding
+        backend = celery_backend(celery_app, result_url)  # Celery's key naming, decoding, URL parsing
         self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout,
                                    on_connection=self.observer.broker_connection)
-        self.results = ResultWaiter(result_url or celery_app.conf.result_backend,
-                                    backend.get_key_for_task, backend.decode,
+        self.results = ResultWaiter(result_redis(backend, timeout=RESULT_TIMEOUT),
+                                    backend.get_key_for_task, backend.decode, socket_timeout=RESULT_TIMEOUT,
                                     on_subscription=self.observer.result_backend_connection)
         self._messages: dict[str, TaskMessages] = {}
         self.sent_events = SentEvents(celery_app, functools.partial(self.publisher.publish, confirm=False))

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from kombu import Exchange, Queue
 from kombu.transport.base import to_rabbitmq_queue_arguments
 from kombu.utils.functional import fxrange
@@ -20,9 +21,9 @@ from .messages import Publication
 log = logging.getLogger(__name__)
 
 # What a publish can fail with while the broker is away or the channel is being rebuilt.
-# ChannelInvalidStateError is a RuntimeError, not an AMQPError: it is what publishing on the
-# robust channel raises while the broker is down and aio-pika is reconnecting. Without it here a
-# broker restart turned every request into a 500 instead of a 503 (chaos test, scenario 3).
+# ChannelInvalidStateError is a RuntimeError, not an AMQPError: it is what publishing on a
+# channel raises once its connection is gone. Without it here a broker restart turned every
+# request into a 500 instead of a 503 (chaos test, scenario 3).
 _TRANSIENT = (ConnectionError, OSError, asyncio.TimeoutError, aiormq.exceptions.AMQPError,
               aiormq.exceptions.ChannelInvalidStateError, aio_pika.exceptions.AMQPException)
 
@@ -52,8 +53,20 @@ def _message(publication: Publication) -> aio_pika.Message:
     )
 
 
+def broker_urls(url: str) -> list[str]:
+    """The nodes of a BROKER_URL, in Celery's form: ``amqp://n1//;amqp://n2//`` (kombu splits the same)."""
+    urls = [part.strip() for part in url.split(';') if part.strip()]
+    if not urls:
+        raise ValueError('the broker URL names no node')
+    return urls
+
+
 class Publisher:
-    """One robust AMQP connection per process, with a confirmed channel for tasks.
+    """One AMQP connection per process, to one node of the broker, with a confirmed channel for tasks.
+
+    The broker may be several nodes (a cluster): the publisher connects to the first that answers
+    and, when that connection is lost, to the next one, round the list. A publish caught by the
+    loss fails with a transient error, and ``publish`` retries it on the new connection.
 
     Events (task-sent) go over a second channel without confirms: losing one costs a line in
     Flower, not a task, and they should not add a round trip to every request.
@@ -62,67 +75,98 @@ class Publisher:
     def __init__(self, url: str, *, connect_timeout: float = 2.0, confirm_timeout: float = 2.0,
                  publish_timeout: float = 5.0, heartbeat: int = 30,
                  on_connection: Callable[[bool], None] = lambda up: None):
-        self.url = url
+        self.urls = broker_urls(url)
         self._on_connection = on_connection  # told when the connection comes up or goes down
         self.connect_timeout = connect_timeout
         self.confirm_timeout = confirm_timeout
         self.publish_timeout = publish_timeout
         self.heartbeat = heartbeat
-        self._connection: AbstractRobustConnection | None = None
+        self.node = 0  # index in ``urls`` of the node connected to, or to try first
+        self._connection: AbstractConnection | None = None
         self._channels: dict[bool, AbstractChannel] = {}
         self._declared: dict[tuple[bool, str, str], AbstractExchange | None] = {}
         self._connecting: asyncio.Future | None = None
 
     @property
     def connected(self) -> bool:
-        # A robust connection is not "closed" while it reconnects: ask whether it is up now.
-        return self._connection is not None and self._connection.connected.is_set()
+        return (self._connection is not None and not self._connection.is_closed
+                and not any(channel.is_closed for channel in self._channels.values()))
 
     async def connect(self) -> None:
-        """Connect once; afterwards aio-pika reconnects and redeclares by itself.
+        """Connect unless connected; after a loss this is what moves to the next node.
 
         The attempt is a task of its own, shielded from the requests waiting for it: one that
-        gives up (its publish timeout) must not cancel it half-way, which would leave aio-pika
-        reconnecting a connection nobody holds.
+        gives up (its publish timeout) must not cancel it half-way.
         """
-        if self._connection is not None:
+        if self.connected:
             return
         if self._connecting is None or self._connecting.done():
             self._connecting = asyncio.ensure_future(self._open())
         await asyncio.shield(self._connecting)
 
     async def _open(self) -> None:
+        """Try every node once, starting with ``self.node``; keep the first that answers."""
+        await self._discard()
+        errors = []
+        for step in range(len(self.urls)):
+            node = (self.node + step) % len(self.urls)
+            try:
+                connection, channels = await self._open_node(self.urls[node])
+            except _TRANSIENT as exc:
+                errors.append(f'node {node + 1}: {exc!r}')
+                continue
+            self.node, self._connection, self._channels = node, connection, channels
+            self._declared.clear()  # after any publish on the old channels has returned
+            connection.close_callbacks.add(self._lost)
+            self._on_connection(True)
+            if errors:
+                log.warning('connected to broker node %d of %d', node + 1, len(self.urls))
+            return
+        raise BrokerUnavailable('cannot connect to the broker: ' + '; '.join(errors))
+
+    async def _open_node(self, url: str) -> tuple[AbstractConnection, dict[bool, AbstractChannel]]:
+        connection = await aio_pika.connect(
+            url, timeout=self.connect_timeout, heartbeat=self.heartbeat,
+            client_properties={'connection_name': 'tcelery gateway'},
+        )
         try:
-            connection = await aio_pika.connect_robust(
-                self.url, timeout=self.connect_timeout,
-                client_properties={'connection_name': 'tcelery gateway'},
-                heartbeat=self.heartbeat,
-            )
-        except _TRANSIENT as exc:
-            raise BrokerUnavailable(f'cannot connect to the broker: {exc!r}') from exc
-        try:
-            self._channels = {
+            return connection, {
                 True: await connection.channel(publisher_confirms=True, on_return_raises=True),
                 False: await connection.channel(publisher_confirms=False),
             }
-        except BaseException as exc:
+        except BaseException:
             await connection.close()
-            if isinstance(exc, _TRANSIENT):
-                raise BrokerUnavailable(f'cannot open a channel: {exc!r}') from exc
             raise
-        self._connection = connection
-        connection.close_callbacks.add(lambda *_: self._on_connection(False))
-        connection.reconnect_callbacks.add(lambda *_: self._on_connection(True))
-        self._on_connection(True)
+
+    def _lost(self, connection: AbstractConnection, exc: BaseException | None) -> None:
+        """The node went away (or closed us): the next connect starts with the next node."""
+        if connection is not self._connection:
+            return
+        log.warning('lost broker node %d of %d (%r)', self.node + 1, len(self.urls), exc)
+        self.node = (self.node + 1) % len(self.urls)
+        self._forget()
+
+    def _forget(self) -> None:
+        # The old channels stay until new ones replace them: a publish still holding them gets a
+        # transient error (and is retried), not a KeyError.
+        if self._connection is not None:
+            self._on_connection(False)
+        self._connection = None
+        self._declared.clear()
+
+    async def _discard(self) -> None:
+        """Close what is left of a connection that is no longer usable (e.g. a closed channel)."""
+        connection = self._connection
+        self._forget()
+        if connection is not None and not connection.is_closed:
+            connection.close_callbacks.discard(self._lost)
+            with contextlib.suppress(*_TRANSIENT):
+                await connection.close()
 
     async def close(self) -> None:
         if self._connecting is not None and not self._connecting.done():
             self._connecting.cancel()
-        if self._connection is not None:
-            await self._connection.close()
-        self._connection = None
-        self._channels = {}
-        self._declared.clear()
+        await self._discard()
 
     async def publish(self, publication: Publication, *, confirm: bool = True) -> None:
         """Publish, retrying as the message's retry policy says, within ``publish_timeout``.
@@ -169,10 +213,7 @@ class Publisher:
         return self._declared[key]
 
     async def _declare(self, confirm: bool, entity: Exchange | Queue) -> None:
-        """Declare as kombu would, with the same arguments, once per channel.
-
-        The robust channel re-declares what it declared after a reconnect.
-        """
+        """Declare as kombu would, with the same arguments, once per connection."""
         kind = 'queue' if isinstance(entity, Queue) else 'exchange'
         key = (confirm, kind, entity.name)
         if key in self._declared:

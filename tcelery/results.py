@@ -59,11 +59,12 @@ class Watch:
 
 
 class ResultWaiter:
-    def __init__(self, url: str, key_for: Callable[[str], bytes], decode: Callable[[bytes], Meta], *,
-                 socket_timeout: float = 2.0, on_subscription: Callable[[bool], None] = lambda up: None):
-        # Short timeouts: a dead Redis must turn into a quick answer, not a hung request.
-        self._redis = aioredis.from_url(url, socket_connect_timeout=socket_timeout,
-                                        socket_timeout=socket_timeout, health_check_interval=30)
+    def __init__(self, client: aioredis.Redis, key_for: Callable[[str], bytes],
+                 decode: Callable[[bytes], Meta], *, socket_timeout: float = 2.0,
+                 on_subscription: Callable[[bool], None] = lambda up: None):
+        # The client may follow a Sentinel master (result_store.py): each reconnect of the pub/sub
+        # connection then lands on the current master, and is followed by the usual refetch.
+        self._redis = client
         self._pubsub = self._redis.pubsub()
         self._key_for = key_for
         self._decode = decode

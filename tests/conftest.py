@@ -62,9 +62,8 @@ def web(env: dict[str, str], log_dir: Path, workers: dict[str, Proc]) -> Iterato
 
 @pytest.fixture(scope='session')
 def idle_vhost() -> Iterator[Vhost]:
-    vhost = Vhost('route_check_idle')
-    yield vhost
-    vhost.delete()
+    with Vhost('route_check_idle') as vhost:
+        yield vhost
 
 
 @pytest.fixture(scope='session')

@@ -6,13 +6,12 @@ import os
 import shutil
 import signal
 import subprocess
+import urllib.request
 import xmlrpc.client
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import requests
 
 from support.process import ROOT, Proc, free_port, wait_for
 from support.rabbit import Vhost
@@ -47,6 +46,15 @@ class System:
         states = self.states()
         return states if {n for n, p in states.items() if p['statename'] == 'RUNNING'} == PROGRAMS else None
 
+    def web_answers(self) -> bool:
+        """RUNNING only means up for startsecs; a busy machine may still be importing."""
+        with urllib.request.urlopen(f'{self.web}/healthz', timeout=5) as answer:
+            return answer.status == 200
+
+    def flower_answers(self) -> bool:
+        with urllib.request.urlopen(f'{self.flower}/healthcheck', timeout=5) as answer:
+            return answer.status == 200
+
     def ctl(self, *args: str) -> subprocess.CompletedProcess:
         return subprocess.run([str(ROOT / '.venv/bin/supervisorctl'), '-c', 'supervisord.conf', *args],
                               cwd=self.home, capture_output=True, text=True, timeout=90)
@@ -79,7 +87,8 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
     fleet_config.write_text(fleet_config.read_text().replace('127.0.0.1:2345', f'127.0.0.1:{ui_port}'))
     settings = dict(BROKER_URL=vhost.url, WEB_PORT=str(web_port), SUPERVISOR_PORT=str(ui_port),
                     FLOWER_PORT=str(flower_port), FLEET_PORT=str(fleet_port), WEB_PROCESSES='2',
-                    ADD_CONCURRENCY='2', CHECK_CONCURRENCY='20', WEB_WAIT='10')
+                    ADD_CONCURRENCY='2', CHECK_CONCURRENCY='20', WEB_WAIT='10',
+                    TASK_LOG_LEVEL='INFO')  # the per-task lines: tests follow a request into them
     env = base_env(**{**settings, **overrides})
     for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN', 'FLEET_CONFIG',
                  'WEB_HOST', 'FLOWER_HOST', 'SUPERVISOR_HOST', 'FLEET_HOST'):
@@ -93,10 +102,8 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
                         f'http://127.0.0.1:{ui_port}', f'http://127.0.0.1:{flower_port}',
                         f'http://127.0.0.1:{fleet_port}', read_env_file(home / 'var/secrets.env'))
         wait_for(system.all_running, 60, 0.25, 'every program RUNNING')
-        # RUNNING means alive for startsecs, not yet listening: on a busy machine the gateway and
-        # Flower may still be importing.
-        for url in (f'{system.web}/healthz', f'{system.flower}/healthcheck'):
-            wait_for(lambda url=url: requests.get(url, timeout=2).ok, 60, 0.2, f'{url} answering')
+        wait_for(system.web_answers, 60, 0.25, 'the gateway answering /healthz')
+        wait_for(system.flower_answers, 60, 0.25, 'Flower answering /healthcheck')
         yield system
         pids = [p['pid'] for p in system.states().values() if p['pid']]
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import requests
 from celery.result import AsyncResult
 from kombu import Connection
@@ -103,6 +104,24 @@ def test_workers_publish_without_confirms_clients_with(workers: dict) -> None:
     confs = app.control.inspect(timeout=5).conf(with_defaults=True)
     assert len(confs) == 2
     assert all(conf['broker_transport_options']['confirm_publish'] is False for conf in confs.values())
+    # One result backend per worker, not one per pool thread (or per task under a green pool).
+    assert not app.conf.get('result_backend_thread_safe')
+    assert all(conf['result_backend_thread_safe'] is True for conf in confs.values())
+
+
+def test_workers_log_failures_but_not_every_task(workers: dict) -> None:
+    """TASK_LOG_LEVEL (WARNING by default) drops Celery's two INFO lines per task; failures stay."""
+    from add_task import add
+
+    done = add.apply_async((2, 3))
+    failed = add.apply_async(('two', 3))
+    assert done.get(timeout=30) == 5
+    with pytest.raises(TypeError):
+        failed.get(timeout=30)
+    wait_for(lambda: failed.id in workers['add'].log(), 10, 0.05, 'the failure logged')
+    log = workers['add'].log()
+    assert done.id not in log
+    assert ' received' not in log and ' succeeded in ' not in log
 
 
 def test_fire_and_forget_message_asks_for_no_result(idle_web: str, idle_vhost: Vhost) -> None:

@@ -22,7 +22,8 @@ def flower(system: System, method: str, path: str, **kwargs) -> requests.Respons
 
 @pytest.fixture(scope='module')
 def task_ids(system: System) -> dict[str, str]:
-    """A few tasks through the gateway, then wait until Flower has seen them succeed."""
+    """A few tasks through the gateway, then wait until Flower has seen them succeed and has
+    their routing (the gateway's task-sent events leave in batches, up to 0.1 s later)."""
     add = requests.get(f'{system.web}/add', params={'x': 2, 'y': 3}, timeout=15)
     port = system.web.rsplit(':', 1)[1]
     check = requests.get(f'{system.web}/check', params={'host': '127.0.0.1', 'port': port}, timeout=15)
@@ -36,17 +37,20 @@ def task_ids(system: System) -> dict[str, str]:
         for task_id, info in tasks.items():
             if info['name'] == routes.ADD and info.get('args') == '[2, 3]':
                 ids[routes.ADD] = task_id
-        # The routing comes with the gateway's task-sent event, batched: it may arrive after the
-        # worker's "succeeded".
         return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' and tasks[i]['routing_key']
                                          for i in ids.values())
-    wait_for(seen, 30, 0.5, 'Flower to see every task succeed, and its routing')
+    wait_for(seen, 30, 0.5, 'Flower to see every task succeed, with its routing')
     return ids
 
 
 def test_task_list_and_detail_show_result_worker_and_routing(system: System, task_ids: dict) -> None:
-    for name, task_id in task_ids.items():
+    def routed(task_id: str) -> dict | None:
         info = flower(system, 'GET', f'/api/task/info/{task_id}').json()
+        return info if info['routing_key'] else None
+
+    for name, task_id in task_ids.items():
+        # The gateway batches task-sent events (up to 0.1 s): the routing may come after SUCCESS.
+        info = wait_for(lambda task_id=task_id: routed(task_id), 10, 0.2, 'the task-sent event')
         assert info['name'] == name and info['state'] == 'SUCCESS'
         assert info['worker'] in WORKERS and routes.QUEUE_OF[name] in WORKERS[info['worker']]
         assert info['routing_key'] == routes.QUEUE_OF[name] and info['exchange'] == ''

@@ -9,10 +9,21 @@ from pathlib import Path
 import pytest
 
 from support.rabbit import Vhost
+from support.readme import replace_block
 from tests.chaos.tally import Tally
 from tests.supervised import System, running_system
 
 _tally: Tally | None = None
+_chaos = {'passed': 0, 'failed': 0, 'seconds': 0.0}  # this directory's tests, fixtures included
+
+
+# A hook of this conftest: called for the reports of tests/chaos/ only.
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _chaos['seconds'] += report.duration
+    if report.failed:
+        _chaos['failed'] += 1
+    elif report.when == 'call' and report.passed:
+        _chaos['passed'] += 1
 
 
 @pytest.fixture(scope='session')
@@ -29,14 +40,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     terminalreporter.section('Reliability')
     terminalreporter.write_line(_tally.markdown())
     terminalreporter.write_line(f'(counts also in {_tally.path})')
+    if _tally.complete() and exitstatus == 0 and not _chaos['failed']:
+        replace_block('reliability', f"Last full run of `tests/chaos`: {_chaos['passed']} passed, "
+                                     f"{_chaos['seconds']:.0f} s.\n\n{_tally.markdown()}")
+        terminalreporter.write_line('(README.md Reliability table updated)')
 
 
 @pytest.fixture
 def vhost() -> Iterator[Vhost]:
     """A vhost of the test's own: the workers it kills or starves serve no other test."""
-    vhost = Vhost('rc_chaos')
-    yield vhost
-    vhost.delete()
+    with Vhost('rc_chaos') as vhost:
+        yield vhost
 
 
 @pytest.fixture(scope='session')

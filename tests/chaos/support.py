@@ -1,4 +1,5 @@
-"""Chaos helpers: private brokers, a counting upstream, a load driver and /proc probes.
+"""Chaos helpers: private Redis servers and Sentinels, a counting upstream, a load driver and
+/proc probes. Private RabbitMQ nodes and clusters are in support/private_rabbit.py.
 
 Nothing here touches the shared RabbitMQ (127.0.0.1:5672) or Redis (127.0.0.1:6379) beyond
 private vhosts: a scenario that restarts a broker gets its own RabbitMQ node or redis-server,
@@ -7,9 +8,7 @@ started as a child process group and ended by that group only.
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import threading
 import time
@@ -19,104 +18,102 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 import requests
-from kombu import Connection
 
-from support.process import free_port, stop_group, wait_for
+from support.process import PrivateService, Proc, free_port, stop_group, wait_for
 from tests.upstream import Upstream
 
-RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'  # not the wrapper: it would su to rabbitmq
 
-
-class PrivateRabbit:
-    """A RabbitMQ node of our own on free ports, with its data under ``base``.
-
-    HOME points into ``base`` too, so its Erlang cookie is private and root's home is untouched.
-    Stopping and starting it again keeps the Mnesia directory: durable queues and persistent
-    messages survive, as they would across a real broker restart.
-    """
-
-    def __init__(self, base: Path):
-        self.base = base
-        self.port, self.dist_port = free_port(), free_port()
-        self.node = f'rc_chaos_{uuid.uuid4().hex[:8]}@localhost'
-        for sub in ('home', 'mnesia', 'log'):
-            (base / sub).mkdir(parents=True, exist_ok=True)
-        (base / 'enabled_plugins').write_text('[].\n')
-        (base / 'rabbitmq.conf').write_text(f'listeners.tcp.default = 127.0.0.1:{self.port}\n')
-        (base / 'rabbitmq-env.conf').write_text('')  # not /etc/rabbitmq's (it names the shared node)
-        self.env = dict(
-            os.environ, HOME=str(base / 'home'), RABBITMQ_NODENAME=self.node,
-            RABBITMQ_NODE_IP_ADDRESS='127.0.0.1', RABBITMQ_NODE_PORT=str(self.port),
-            RABBITMQ_DIST_PORT=str(self.dist_port), RABBITMQ_MNESIA_BASE=str(base / 'mnesia'),
-            RABBITMQ_LOG_BASE=str(base / 'log'), RABBITMQ_ENABLED_PLUGINS_FILE=str(base / 'enabled_plugins'),
-            RABBITMQ_CONFIG_FILE=str(base / 'rabbitmq.conf'),
-            RABBITMQ_CONF_ENV_FILE=str(base / 'rabbitmq-env.conf'),
-            ERL_FLAGS='-kernel inet_dist_use_interface {127,0,0,1}',
-        )
-        self.url = f'amqp://guest:guest@127.0.0.1:{self.port}//'
-        self.popen: subprocess.Popen | None = None
-        self.starts = 0
-
-    def start(self, timeout: float = 90.0) -> float:
-        """Start the node and wait until it takes AMQP connections; return how long that took."""
-        started = time.monotonic()
-        self.starts += 1
-        log = open(self.base / f'server-{self.starts}.out', 'ab')  # the child owns it
-        self.popen = subprocess.Popen([RABBITMQ_SERVER], env=self.env, cwd=self.base, stdout=log,
-                                      stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
-
-        def answering() -> bool:
-            if self.popen.poll() is not None:
-                raise RuntimeError(f'rabbitmq-server exited: see {self.base}')
-            with Connection(self.url, connect_timeout=1) as conn:
-                conn.connect()
-                return True
-        wait_for(answering, timeout, 0.2, f'private RabbitMQ {self.node} up')
-        return time.monotonic() - started
-
-    def stop(self, sig: int = signal.SIGTERM) -> None:
-        """SIGTERM is RabbitMQ's graceful stop; the process group takes epmd-free children along."""
-        if self.popen is not None:
-            stop_group(self.popen, sig, timeout=60)
-
-    def depth(self, queue: str) -> int:
-        with Connection(self.url) as conn:
-            return conn.default_channel.queue_declare(queue, passive=True).message_count
-
-
-class PrivateRedis:
+class PrivateRedis(PrivateService):
     """redis-server on a free port. AOF with fsync on every write, so stored results survive a
-    restart like they would on a production Redis with persistence (see docs/reliability.md)."""
+    restart like they would on a production Redis with persistence (see docs/reliability.md).
+    With ``replica_of`` it starts as that server's replica."""
 
-    def __init__(self, base: Path, persistent: bool = True):
+    def __init__(self, base: Path, persistent: bool = True, replica_of: PrivateRedis | None = None):
         self.base = base
         base.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
         self.persistent = persistent
+        self.replica_of = replica_of
         self.url = f'redis://127.0.0.1:{self.port}/0'
         self.popen: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 30.0) -> None:
+    def argv(self) -> list[str]:
         persistence = ['--appendonly', 'yes', '--appendfsync', 'always'] if self.persistent else \
             ['--appendonly', 'no']
-        log = open(self.base / 'redis.out', 'ab')  # the child owns it
-        self.popen = subprocess.Popen(
-            ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
-             *persistence, '--dir', str(self.base)],
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        log.close()
+        replication = ['--replicaof', '127.0.0.1', str(self.replica_of.port)] if self.replica_of else []
+        return ['redis-server', '--port', str(self.port), '--bind', '127.0.0.1', '--save', '',
+                *persistence, *replication, '--dir', str(self.base)]
 
-        def answering() -> bool:
-            with socket.create_connection(('127.0.0.1', self.port), 0.5) as sock:
-                sock.sendall(b'PING\r\n')
-                return sock.recv(16).startswith(b'+PONG')
-        wait_for(answering, timeout, 0.05, 'private redis up')
+    def start(self, timeout: float = 30.0) -> None:
+        log = open(self.base / 'redis.out', 'ab')  # the child owns it
+        self.popen = subprocess.Popen(self.argv(), stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        log.close()
+        wait_for(lambda: self.command('PING'), timeout, 0.05, 'private redis up')
+
+    def command(self, *args: str) -> object:
+        """One command over a fresh connection (redis-cli's job, without parsing its output)."""
+        client = redis.Redis(port=self.port, socket_timeout=2, decode_responses=True)
+        try:
+            return client.execute_command(*args)
+        finally:
+            client.close()
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         if self.popen is not None:
             stop_group(self.popen, sig)
+
+
+class PrivateSentinel(PrivateRedis):
+    """A Redis Sentinel (``redis-server --sentinel``, Debian's redis-server has it) watching ``master``.
+
+    Quick to decide: a master silent for 1 s is down, as soon as ``quorum`` Sentinels agree.
+    """
+
+    def __init__(self, base: Path, master: PrivateRedis, name: str, quorum: int = 2):
+        super().__init__(base)
+        self.conf = base / 'sentinel.conf'  # Sentinel rewrites it: its state lives there
+        self.conf.write_text(
+            f'port {self.port}\nbind 127.0.0.1\ndir {base}\n'
+            f'sentinel monitor {name} 127.0.0.1 {master.port} {quorum}\n'
+            f'sentinel down-after-milliseconds {name} 1000\n'
+            f'sentinel failover-timeout {name} 10000\n')
+
+    def argv(self) -> list[str]:
+        return ['redis-server', str(self.conf), '--sentinel']
+
+
+class SentinelGroup(PrivateService):
+    """One master, one replica and three Sentinels on loopback: Celery's ``sentinel://`` form."""
+
+    def __init__(self, base: Path, name: str = 'rc_chaos'):
+        self.name = name
+        self.master = PrivateRedis(base / 'master')
+        self.replica = PrivateRedis(base / 'replica', replica_of=self.master)
+        self.sentinels = [PrivateSentinel(base / f'sentinel{i + 1}', self.master, name) for i in range(3)]
+        self.url = ';'.join(f'sentinel://127.0.0.1:{s.port}/0' for s in self.sentinels)
+
+    def start(self) -> None:
+        self.master.start()
+        self.replica.start()
+        wait_for(lambda: self.replica.command('INFO', 'replication').get('master_link_status') == 'up',
+                 30, 0.1, 'replica in sync')
+        for sentinel in self.sentinels:
+            sentinel.start()
+        # Failover needs each Sentinel to know the replica and the two other Sentinels.
+        wait_for(lambda: all(len(s.command('SENTINEL', 'REPLICAS', self.name)) == 1
+                             and len(s.command('SENTINEL', 'SENTINELS', self.name)) == 2
+                             for s in self.sentinels), 60, 0.2, 'sentinels aware of each other')
+
+    def master_port(self) -> int:
+        """Where the Sentinels say the master is now."""
+        return int(self.sentinels[0].command('SENTINEL', 'GET-MASTER-ADDR-BY-NAME', self.name)[1])
+
+    def stop(self) -> None:
+        for server in (*self.sentinels, self.replica, self.master):
+            server.stop()
 
 
 def token() -> str:
@@ -196,76 +193,9 @@ def collect(web: str | Callable[[], str], calls: Iterable[Call], timeout: float 
             time.sleep(0.2)
 
 
-def proc_children(pid: int) -> list[int]:
-    """Direct children of ``pid``, from /proc (no psutil)."""
-    try:
-        text = Path(f'/proc/{pid}/task/{pid}/children').read_text()
-    except OSError:
-        return []
-    return [int(p) for p in text.split()]
-
-
-def proc_tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        out.append(p)
-        todo.extend(proc_children(p))
-    return out
-
-
-def rss_kib(pid: int) -> int:
-    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
-        if line.startswith('VmRSS:'):
-            return int(line.split()[1])
-    return 0
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f'/proc/{pid}/fd'))
-
-
 def supervisord_pid(home: Path) -> int:
     """The pid of the supervisord that `make run` started in ``home``."""
     return int((home / 'var/run/supervisord.pid').read_text())
-
-
-def listening_sockets(pids: Iterable[int]) -> list[tuple[int, str, int]]:
-    """(pid, address, port) of every TCP socket in LISTEN state that one of ``pids`` holds."""
-    inodes: dict[str, int] = {}
-    for pid in pids:
-        try:
-            for fd in os.listdir(f'/proc/{pid}/fd'):
-                try:
-                    target = os.readlink(f'/proc/{pid}/fd/{fd}')
-                except OSError:
-                    continue
-                if target.startswith('socket:['):
-                    inodes[target[8:-1]] = pid
-        except OSError:
-            continue
-    found = []
-    for table, v6 in (('/proc/net/tcp', False), ('/proc/net/tcp6', True)):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except OSError:
-            continue
-        for line in lines:
-            fields = line.split()
-            local, state, inode = fields[1], fields[3], fields[9]
-            if state != '0A' or inode not in inodes:  # 0A = LISTEN
-                continue
-            hex_addr, hex_port = local.split(':')
-            found.append((inodes[inode], _address(hex_addr, v6), int(hex_port, 16)))
-    return found
-
-
-def _address(hex_addr: str, v6: bool) -> str:
-    raw = bytes.fromhex(hex_addr)
-    if not v6:
-        return socket.inet_ntop(socket.AF_INET, raw[::-1])
-    words = b''.join(raw[i:i + 4][::-1] for i in range(0, 16, 4))  # per-word host byte order
-    return socket.inet_ntop(socket.AF_INET6, words)
 
 
 class Load:
@@ -301,3 +231,11 @@ class Load:
         for thread in self._threads:
             thread.join(40)
         return list(self.calls)
+
+
+def stop_all(load: Load | None, *procs: Proc) -> None:
+    """End a scenario: its load first, so nothing new is sent, then its processes."""
+    if load is not None:
+        load.stop()
+    for proc in procs:
+        proc.stop()

@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ('scenario', 'N', 'accepted', 'completed', 'lost', 'duplicated', 'refused', 'notes')
+SCENARIOS = {'1', '2', '3', '4', '5', '6a', '6b', '6c', '7'}  # a full run records each of them
 
 
 @dataclass
 class Row:
     scenario: str
-    N: int  # noqa: N815 - the table's column name
+    N: int  # the table's column name
     accepted: int
     completed: int | str
     lost: int | str
@@ -46,21 +47,24 @@ class Tally:
         """Count a batch of ``support.Call`` objects and keep the row (written at once)."""
         accepted = [c for c in calls if c.accepted]
         completed = [c for c in accepted if c.final is not None and 'failed' not in c.final]
-        row = Row(scenario, len(calls), len(accepted), len(completed), len(accepted) - len(completed),
-                  duplicated, sum(c.status == 503 for c in calls), notes, extra)
-        with self._lock:
-            self.rows = [r for r in self.rows if r.scenario != scenario] + [row]
-            self.path.write_text(json.dumps([asdict(r) for r in self.rows], indent=2))
-        return row
+        return self._keep(Row(scenario, len(calls), len(accepted), len(completed),
+                              len(accepted) - len(completed), duplicated, sum(c.status == 503 for c in calls),
+                              notes, extra))
 
     def record_counts(self, scenario: str, n: int, accepted: int, completed: int | str, lost: int | str,
                       duplicated: int | str, refused: int = 0, notes: str = '', **extra: Any) -> Row:
         """A row counted by the caller (scenarios whose requests are not ``Call`` batches)."""
-        row = Row(scenario, n, accepted, completed, lost, duplicated, refused, notes, extra)  # type: ignore[arg-type]
+        return self._keep(Row(scenario, n, accepted, completed, lost, duplicated, refused, notes, extra))
+
+    def _keep(self, row: Row) -> Row:
+        """Replace the scenario's row, and write every row at once."""
         with self._lock:
-            self.rows = [r for r in self.rows if r.scenario != scenario] + [row]
+            self.rows = [r for r in self.rows if r.scenario != row.scenario] + [row]
             self.path.write_text(json.dumps([asdict(r) for r in self.rows], indent=2))
         return row
+
+    def complete(self) -> bool:
+        return {row.scenario.split('.', 1)[0] for row in self.rows} >= SCENARIOS
 
     def markdown(self) -> str:
         lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]

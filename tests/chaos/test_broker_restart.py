@@ -16,8 +16,9 @@ import pytest
 import requests
 
 import celeryconfig as routes
+from support.private_rabbit import PrivateRabbit
 from support.process import wait_for
-from tests.chaos.support import Load, PrivateRabbit, collect, fire
+from tests.chaos.support import Load, collect, fire, stop_all
 from tests.chaos.tally import Tally
 from tests.support import base_env, gateway_metric, start_web, start_worker
 from tests.upstream import Upstream
@@ -28,10 +29,8 @@ LOADERS = 4
 
 @pytest.fixture
 def rabbit(tmp_path: Path) -> Iterator[PrivateRabbit]:
-    node = PrivateRabbit(tmp_path / 'rabbit')
-    node.start()
-    yield node
-    node.stop()
+    with PrivateRabbit(tmp_path / 'rabbit') as node:
+        yield node
 
 
 def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstream: Upstream,
@@ -84,10 +83,7 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
             c.final = {'ok': True} if upstream.token_count(c.token) else None
         processes_alive = web.popen.poll() is None and worker.popen.poll() is None
     finally:
-        if load is not None:
-            load.stop()
-        web.stop()
-        worker.stop()
+        stop_all(load, web, worker)
 
     outage = [c for c in calls if down_at <= c.sent_at <= up_at]
     refused = [c for c in everything if c.status == 503]

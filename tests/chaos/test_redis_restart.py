@@ -19,7 +19,7 @@ import requests
 import celeryconfig as routes
 from support.process import wait_for
 from support.rabbit import Vhost
-from tests.chaos.support import Load, PrivateRedis, collect, fire
+from tests.chaos.support import Load, PrivateRedis, collect, fire, stop_all
 from tests.chaos.tally import Tally
 from tests.support import base_env, gateway_metric, start_web, start_worker
 from tests.upstream import Upstream
@@ -30,15 +30,14 @@ WEB_WAIT = 3.0
 
 @pytest.fixture
 def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
-    server = PrivateRedis(tmp_path / 'redis')
-    server.start()
-    yield server
-    server.stop()
+    with PrivateRedis(tmp_path / 'redis') as server:
+        yield server
 
 
 def test_redis_restart_under_load(redis_server: PrivateRedis, vhost: Vhost, log_dir: Path,
                                   upstream: Upstream, tally: Tally) -> None:
-    env = base_env(BROKER_URL=vhost.url, RESULT_BACKEND=redis_server.url)
+    # TASK_LOG_LEVEL=INFO: the per-task log lines count the received tasks that never finished.
+    env = base_env(BROKER_URL=vhost.url, RESULT_BACKEND=redis_server.url, TASK_LOG_LEVEL='INFO')
     worker = start_worker('check', env, log_dir, concurrency=8, name='chaos-worker-redis',
                           queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
     web, url = start_web(dict(env, WEB_WAIT=str(WEB_WAIT)), log_dir, name='chaos-web-redis')
@@ -75,10 +74,7 @@ def test_redis_restart_under_load(redis_server: PrivateRedis, vhost: Vhost, log_
         alive = web.popen.poll() is None and worker.popen.poll() is None
         stuck = worker.log().count(' received') - worker.log().count(' succeeded in ')
     finally:
-        if load is not None:
-            load.stop()
-        web.stop()
-        worker.stop()
+        stop_all(load, web, worker)
 
     during = [c for c in calls if stopped_at <= c.sent_at <= up_at]
     max_latency = max(c.latency for c in everything)

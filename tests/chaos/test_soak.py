@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 
 from support.process import wait_for
+from support.procfs import open_fds, rss_kib
 from support.rabbit import Vhost
-from tests.chaos.support import Load, collect, open_fds, rss_kib
+from tests.chaos.support import Load, collect, stop_all
 from tests.chaos.tally import Tally
 from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
@@ -40,10 +41,7 @@ def test_soak(vhost: Vhost, log_dir: Path, upstream: Upstream, tally: Tally) -> 
         samples.append((time.monotonic() - started, rss_kib(web.pid), open_fds(web.pid)))
         collect(url, calls, timeout=60)
     finally:
-        if load is not None:
-            load.stop()
-        web.stop()
-        worker.stop()
+        stop_all(load, web, worker)
 
     head, tail = samples[:3], samples[-3:]
     rss_start, rss_end = statistics.median(s[1] for s in head), statistics.median(s[1] for s in tail)

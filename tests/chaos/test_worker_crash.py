@@ -13,8 +13,9 @@ from pathlib import Path
 
 import celeryconfig as routes
 from support.process import Proc, wait_for
+from support.procfs import proc_children
 from support.rabbit import Vhost
-from tests.chaos.support import collect, fire, proc_children
+from tests.chaos.support import collect, fire
 from tests.chaos.tally import Tally
 from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream

@@ -1,0 +1,90 @@
+"""README's Performance block, from the rows `make bench` measured.
+
+python -m bench.readme      # rewrite the block from bench/results/results.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bench.report import STACKS, Row, find_row
+from bench.upstream import MEAN
+from support.readme import replace_block
+
+RESULTS = Path(__file__).with_name('results') / 'results.json'
+# The committed run of make bench before issue 10's work on the gateway and the worker.
+BEFORE = Path(__file__).with_name('results') / 'before-issue10.json'
+CPU_ROWS = (('/check', 'c'), ('/check', 'fastapi'), ('/add', 'ours'), ('/add', 'naive'), ('/add', 'fastapi'))
+
+
+def _rows(path: Path) -> list[Row]:
+    return [Row(**row) for row in json.loads(path.read_text())['rows']]
+
+
+def cpu_table(rows: list[Row], before: list[Row], clients: int) -> list[str]:
+    """CPU milliseconds per answered request, by component, before issue 10 and in this run."""
+    lines = [f'| CPU ms per request, {clients} clients | run | web | worker | rabbitmq | redis | stack |',
+             '|---|---|--:|--:|--:|--:|--:|']
+    for endpoint, stack in CPU_ROWS:
+        for when, source in (('before', before), ('now', rows)):
+            row = find_row(source, endpoint, stack, clients)
+            if row is None or not row.stack_cpu_ms:
+                continue
+            parts = (row.cpu_ms(c) for c in ('web', 'worker', 'rabbitmq', 'redis'))
+            cells = ' | '.join('' if ms is None else f'{ms:.2f}' for ms in parts)
+            lines.append(f'| {endpoint} {STACKS[stack]} | {when} | {cells} | {row.stack_cpu_ms:.2f} |')
+    return lines
+
+
+def summary(rows: list[Row], memory: dict) -> str:
+    check = [r for r in rows if r.endpoint == '/check']
+    clients = sorted({r.clients for r in check})
+    qps = {(r.stack, r.clients): r.qps for r in check}
+    lines = [
+        '| `/check` of the slow upstream | ' + ' | '.join(f'{n} clients' for n in clients) + ' |',
+        '|---|' + '--:|' * len(clients),
+    ]
+    for stack in sorted({r.stack for r in check}):
+        lines.append(
+            f'| {STACKS[stack]} | '
+            + ' | '.join(f'{qps[stack, n]:g}' if (stack, n) in qps else '' for n in clients)
+            + ' |'
+        )
+    lines += [f'| bound: clients / {MEAN:g} s | ' + ' | '.join(f'{n / MEAN:.0f}' for n in clients) + ' |', '']
+    first = clients[0] if clients else None
+    if ('a', first) in qps and ('c', first) in qps and qps['a', first]:
+        lines.append(f'- c is {qps["c", first] / qps["a", first]:.2f} x a at {first} clients (qps).')
+    add = {(r.stack, r.clients): r.qps for r in rows if r.endpoint == '/add'}
+    add_clients = max((n for stack, n in add if stack == 'ours'), default=None)
+    if add_clients is not None:
+        plain = max((q for (stack, _n), q in add.items() if stack == 'plain'), default=0)
+        lines.append(
+            f'- `/add` at {add_clients} clients: {add["ours", add_clients]:g} qps through our gateway, '
+            f'{add.get(("naive", add_clients), 0):g} through a naive Tornado gateway, {plain:g} for '
+            f'a plain Celery client (its best thread count).'
+        )
+    if memory:
+        lines.append(
+            f'- web process RSS growth: {memory["max_growth_kib"] / 1024:+.1f} MiB over '
+            f'{memory["requests"]} `/add` requests (worst process).'
+        )
+    return '\n'.join(lines)
+
+
+def update(rows: list[Row], memory: dict, goals: list[dict], clients: int) -> None:
+    """Rewrite README's block: throughput, issue 10's targets, and CPU per request."""
+    text = [summary(rows, memory), '', '| target (issue 10) | measured | |', '|---|---|---|']
+    text += [f'| {g["target"]} | {g["measured"]} | {"pass" if g["pass"] else "**miss**"} |' for g in goals]
+    text += ['', *cpu_table(rows, _rows(BEFORE), clients)]
+    replace_block('performance', '\n'.join(text))
+
+
+def main() -> None:
+    results = json.loads(RESULTS.read_text())
+    update([Row(**row) for row in results['rows']], results.get('memory') or {}, results['targets'],
+           results['settings']['clients'])
+
+
+if __name__ == '__main__':
+    main()
