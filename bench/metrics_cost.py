@@ -29,7 +29,7 @@ from bench import stacks, sysstat
 from bench.load import CPUS, wrk
 from support.process import ROOT, Proc, free_port
 
-BEFORE_METRICS = '042c4a3'  # main just before the gateway had metrics (issue 14)
+BEFORE_METRICS = 'f35015e'  # main just before the gateway had metrics (issue 14)
 
 
 def baseline_tree(ref: str, dest: Path) -> Path:
