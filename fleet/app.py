@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 from pathlib import Path
 
 import tornado.web
 
 from fleet import auth
-from fleet.config import Config, Server, Settings, load
+from fleet.config import Config, ConfigError, Server, Settings, load
 from fleet.handlers import ApiHandler
 from fleet.monitor import Monitor
 from fleet.rpc import Supervisor
+from fleet.sessions import LoginLimit, Sessions
 from fleet.urls import urls
 from lifecycle import stop_requested
 
@@ -39,6 +42,8 @@ def make_app(monitor: Monitor, settings: Settings, users: dict[str, auth.User]) 
         xsrf_cookie_kwargs={'httponly': True, 'samesite': 'Strict', 'secure': secure},
         fleet_monitor=monitor,
         fleet_users=users,
+        fleet_sessions=Sessions(),
+        fleet_login_limit=LoginLimit(),
         fleet_secure_cookies=secure,
     )
 
@@ -56,11 +61,30 @@ def users_of(config: Config, settings: Settings) -> dict[str, auth.User]:
     return {u.name: u for u in users}
 
 
+def reload_users(app: tornado.web.Application, settings: Settings) -> None:
+    """SIGHUP: take the users from the config file again; sessions of removed or changed users end."""
+    try:
+        config = load(settings.config_path)
+    except ConfigError as exc:  # keep running with the users we have
+        log.error('SIGHUP: users not reloaded: %s', exc)
+        return
+    if not config.users:  # the first-run admin stays as it is (a new hash would log it out)
+        log.warning('SIGHUP: the config has no users; users not reloaded')
+        return
+    users = {u.name: u for u in config.users}
+    current = app.settings['fleet_users']
+    current.clear()
+    current.update(users)
+    ended = app.settings['fleet_sessions'].end_stale(current)
+    log.info('SIGHUP: %d users reloaded, %d sessions ended', len(users), ended)
+
+
 async def serve(settings: Settings) -> None:
     config = load(settings.config_path)
     monitor = Monitor(config, {s.name: client_for(s) for s in config.servers})
     app = make_app(monitor, settings, users_of(config, settings))
     server = app.listen(settings.port, address=settings.host, idle_connection_timeout=60)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_users, app, settings)
     monitor.start()
     log.info('fleet dashboard on http://%s:%d, %d servers', settings.host, settings.port, len(config.servers))
     await stop_requested()

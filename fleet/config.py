@@ -6,6 +6,7 @@ password, and users are stored as password hashes.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import os
 import tomllib
@@ -58,8 +59,15 @@ class Config:
     groups: tuple[Group, ...] = ()
     users: tuple[User, ...] = ()
     poll_interval: float = 1.0
-    timeout: float = 1.5  # for status calls: an unreachable server shows as such this fast
+    timeout: float = 1.5  # for status calls
+    # A server shows as unreachable once its polls have failed for this long in a row (counted
+    # from the start of the first failed poll, and at least two polls): one slow answer is no outage.
+    unreachable_after: float = 3.0
     action_timeout: float = 60.0  # start/stop wait for the programs (stopwaitsecs, startsecs)
+
+    def groups_of(self, server: str, group: str, name: str) -> tuple[str, ...]:
+        """The fleet groups a process belongs to: the one place membership is decided."""
+        return tuple(g.name for g in self.groups if g.matches(server, group, name))
 
 
 @dataclass(frozen=True)
@@ -133,11 +141,42 @@ def parse(raw: dict) -> Config:
     for user in users:
         if user.role not in ROLES:
             raise ValueError(f'user {user.name}: role must be one of {", ".join(ROLES)}')
+        check_password_hash(user.password_hash, f'user {user.name}')
     options = raw.get('fleet', {})
+    unknown = set(options) - set(LIMITS)
+    if unknown:
+        raise ValueError(f'[fleet]: unknown options {", ".join(sorted(unknown))}')
     return Config(servers=servers, groups=groups, users=users,
-                  poll_interval=float(options.get('poll_interval', Config.poll_interval)),
-                  timeout=float(options.get('timeout', Config.timeout)),
-                  action_timeout=float(options.get('action_timeout', Config.action_timeout)))
+                  **{key: _seconds(options, key) for key in LIMITS})
+
+
+# Each [fleet] option's allowed range, in seconds: outside it the dashboard would hammer the
+# servers, never notice an outage, or give up on actions that are merely slow.
+LIMITS = {'poll_interval': (0.1, 3600), 'timeout': (0.1, 300), 'unreachable_after': (0, 3600),
+          'action_timeout': (1, 3600)}
+
+
+def _seconds(options: dict, key: str) -> float:
+    value = options.get(key, getattr(Config, key))
+    low, high = LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ValueError(f'[fleet] {key} must be a number of seconds from {low} to {high}, got {value!r}')
+    return float(value)
+
+
+def check_password_hash(stored: str, who: str) -> None:
+    """scrypt$N$r$p$salt$digest as `python -m fleet hash-password` writes it, else ValueError.
+
+    Checked at load: a hash that cannot verify would lock its user out without a word.
+    """
+    try:
+        scheme, n, r, p, salt, digest = stored.split('$')
+        ok = (scheme == 'scrypt' and min(int(n), int(r), int(p)) > 0 and int(n) & (int(n) - 1) == 0
+              and all(base64.b64decode(part, validate=True) for part in (salt, digest)))
+    except (AttributeError, ValueError):  # binascii.Error is a ValueError
+        ok = False
+    if not ok:
+        raise ValueError(f'{who}: password_hash is not one that `python -m fleet hash-password` makes')
 
 
 def _name(value: str, kind: str) -> str:

@@ -9,6 +9,7 @@ import tornado.web
 
 from fleet.config import Config, User
 from fleet.monitor import Monitor
+from fleet.sessions import Sessions
 
 SESSION_COOKIE = 'fleet_session'
 SESSION_DAYS = 1
@@ -25,13 +26,22 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header('Cache-Control', 'no-store')
 
     def get_current_user(self) -> User | None:
-        name = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
-        # Looked up on every request: a user taken out of the config is logged out at the restart.
-        return self.users.get(name.decode()) if name else None
+        token = self.session_token
+        # Looked up on every request: an ended session, or a user removed or changed, is out at once.
+        return self.sessions.user(token, self.users) if token else None
+
+    @property
+    def session_token(self) -> str | None:
+        token = self.get_signed_cookie(SESSION_COOKIE, max_age_days=SESSION_DAYS)
+        return token.decode() if token else None
 
     @property
     def users(self) -> dict[str, User]:
         return self.settings['fleet_users']
+
+    @property
+    def sessions(self) -> Sessions:
+        return self.settings['fleet_sessions']
 
     @property
     def monitor(self) -> Monitor:

@@ -24,7 +24,8 @@ class ActionApi(ApiHandler):
             results = await actions.run(self.monitor, action, **targets)
         except actions.UnknownTarget as exc:
             raise tornado.web.HTTPError(404, str(exc)) from None
-        self.finish({'action': action, 'ok': all(r['ok'] for r in results), 'results': results})
+        self.finish({'action': action, 'ok': all(r.ok for r in results),
+                     'results': [r.to_json() for r in results]})
 
 
 class UpdateApi(ApiHandler):

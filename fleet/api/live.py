@@ -10,11 +10,12 @@ import tornado.web
 from tornado.iostream import StreamClosedError
 
 from fleet.handlers import ApiHandler
-from fleet.rpc import Fault, Unreachable, fault_name
+from fleet.rpc import Fault, ServerError, Supervisor, Unreachable, fault_name
 
 KEEPALIVE = 15.0  # seconds; also how soon a closed browser is noticed
 MAX_TAIL = 64 * 1024
 STREAMS = ('stdout', 'stderr')
+UTF8_MAX = 4  # bytes in one UTF-8 character, at most
 
 
 class EventsApi(ApiHandler):
@@ -24,6 +25,8 @@ class EventsApi(ApiHandler):
         self.set_header('Content-Type', 'text/event-stream')
         self.set_header('X-Accel-Buffering', 'no')  # a proxy must pass events on at once
         queue = self.monitor.subscribe()
+        token = self.session_token
+        self.sessions.watch(token, queue)  # logging out (or a reload removing the user) ends the stream
         try:
             self.event('snapshot', self.monitor.snapshot())
             await self.flush()
@@ -33,7 +36,7 @@ class EventsApi(ApiHandler):
                 except TimeoutError:
                     self.write(': keep-alive\n\n')
                 else:
-                    if update is None:  # dropped for lagging; the browser reconnects
+                    if update is None:  # dropped for lagging (the browser reconnects), or logged out
                         break
                     self.event('update', update)
                 await self.flush()
@@ -41,6 +44,7 @@ class EventsApi(ApiHandler):
             pass
         finally:
             self.monitor.unsubscribe(queue)
+            self.sessions.unwatch(token, queue)
 
     def event(self, name: str, data: Any) -> None:
         self.write(f'event: {name}\ndata: {json.dumps(data)}\n\n')
@@ -49,8 +53,8 @@ class EventsApi(ApiHandler):
 class TailApi(ApiHandler):
     """``?stream=stdout|stderr&offset=N``: the text written since offset (the last bytes when 0).
 
-    Answers the new offset to ask from next time. supervisor's tail returns the last `length`
-    bytes, so the new text is the end of that, as many bytes as the log grew.
+    Answers the new offset to ask from next time, and ``rotated`` when the log was rotated
+    (or cleared) since: the new file's text is then all new.
     """
 
     async def get(self, pid: str) -> None:
@@ -67,16 +71,37 @@ class TailApi(ApiHandler):
             raise tornado.web.HTTPError(400, 'offset must be an integer') from None
         method = f'supervisor.tailProcess{stream.capitalize()}Log'
         try:
-            text, new_offset, overflow = await client.call(method, name, offset, MAX_TAIL,
-                                                           timeout=self.config.timeout)
+            data, end, overflow = await self.since(client, method, name, offset)
+            rotated = end < offset  # the log shrank: a new file, read from its start
+            if rotated:
+                data, end, overflow = await self.since(client, method, name, 0)
+        except ServerError as exc:
+            raise tornado.web.HTTPError(502, f'{server} could not read this log: {exc}') from None
         except Unreachable as exc:
             raise tornado.web.HTTPError(502, f'{server} is unreachable: {exc}') from None
         except Fault as exc:
             raise tornado.web.HTTPError(404, f'{fault_name(exc.faultCode)}: {exc.faultString}') from None
+        self.finish({'text': data.decode(errors='replace'), 'offset': end, 'overflow': overflow,
+                     'rotated': rotated})
+
+    async def since(self, client: Supervisor, method: str, name: str, offset: int) -> tuple[bytes, int, bool]:
+        """The bytes logged since offset (at most MAX_TAIL), the log's size, and whether some were skipped.
+
+        supervisor's tail answers the last `length` bytes, so the new bytes are the end of that,
+        as many as the log grew.
+        """
+        for cut in range(UTF8_MAX):
+            try:
+                text, end, overflow = await client.call(method, name, offset, MAX_TAIL - cut,
+                                                        timeout=self.config.timeout)
+                break
+            except ServerError:
+                # supervisor decodes the window as UTF-8 and fails (HTTP 500) when it begins inside
+                # a character; a window a byte shorter begins a byte later.
+                if cut == UTF8_MAX - 1:
+                    raise
         data = text.encode()
-        grown = new_offset - offset
+        grown = end - offset
         if 0 <= grown < len(data):
             data = data[len(data) - grown:]
-        # A log that shrank was rotated: everything returned is new then.
-        self.finish({'text': data.decode(errors='replace'), 'offset': new_offset,
-                     'overflow': overflow or grown < 0})
+        return data, end, bool(overflow)

@@ -41,11 +41,13 @@ function connect() {
   });
   source.addEventListener('update', (event) => {
     const data = JSON.parse(event.data);
+    const serverChanged = JSON.stringify(fleet.servers[data.server.name]) !== JSON.stringify(data.server);
+    const added = data.changed.some((p) => !(p.id in fleet.processes));
     fleet.servers[data.server.name] = data.server;
     for (const p of data.changed) fleet.processes[p.id] = p;
     for (const id of data.removed) delete fleet.processes[id];
     tick(data.now);
-    render();
+    if (serverChanged || added || data.removed.length || !patchRows(data.changed)) render();
   });
   source.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
   // EventSource reconnects by itself and then gets a fresh snapshot.
@@ -78,6 +80,21 @@ function render() {
   updateSelection();
 }
 
+// Swap only the rows of the processes that changed, so the rest of the page (scroll position,
+// focus, text being selected) stays put. False when the view must be rebuilt instead: a process
+// entered or left the processes view's filter.
+function patchRows(processes) {
+  const swaps = [];
+  for (const p of processes) {
+    const rows = document.querySelectorAll(`tr[data-id="${CSS.escape(p.id)}"]`);
+    if (view === 'processes' && matchesFilter(p) !== (rows.length > 0)) return false;
+    for (const row of rows) swaps.push([row, p]);
+  }
+  for (const [row, p] of swaps) row.replaceWith(processRow(p, row.closest('table').dataset.showServer === 'yes'));
+  updateSelection();
+  return true;
+}
+
 function actionButtons(kind, target) {
   if (!isAdmin) return null;
   return el('span', {class: 'actions'}, ...['start', 'stop', 'restart'].map((action) =>
@@ -86,9 +103,12 @@ function actionButtons(kind, target) {
 
 function serverBadge(server) {
   if (!server) return null;
-  return server.reachable
-    ? el('span', {class: 'badge ok'}, server.state)
-    : el('span', {class: 'badge bad', title: server.error || ''}, `unreachable: ${server.error || ''}`);
+  if (!server.reachable) {
+    return el('span', {class: 'badge bad', title: server.error || ''}, `unreachable: ${server.error || ''}`);
+  }
+  // Polls failing, not yet for long: the processes shown are the last ones known.
+  if (server.failing_since) return el('span', {class: 'badge warn', title: server.error || ''}, `slow: ${server.error}`);
+  return el('span', {class: 'badge ok'}, server.state);
 }
 
 function renderGroups() {
@@ -121,12 +141,15 @@ function renderServers() {
   });
 }
 
-function renderProcesses() {
+function matchesFilter(p) {
   const query = document.getElementById('search').value.trim().toLowerCase();
   const state = document.getElementById('state-filter').value;
-  const processes = Object.values(fleet.processes).filter((p) =>
-    (!state || p.state === state)
-    && (!query || `${p.id} ${p.description} ${p.spawnerr}`.toLowerCase().includes(query)));
+  return (!state || p.state === state)
+    && (!query || `${p.id} ${p.description} ${p.spawnerr}`.toLowerCase().includes(query));
+}
+
+function renderProcesses() {
+  const processes = Object.values(fleet.processes).filter(matchesFilter);
   const down = Object.values(fleet.servers).filter((s) => !s.reachable);
   return [
     ...down.map((s) => el('p', {class: 'badge bad'}, `${s.name} unreachable: ${s.error || ''}`)),
@@ -146,7 +169,8 @@ function processTable(processes, showServer) {
     ...['Process', 'State', 'Uptime', 'PID', 'Exit', 'Description', ''].map((t) => el('th', {}, t)));
   const rows = processes.map((p) => processRow(p, showServer));
   if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 9, class: 'empty'}, 'No processes.')));
-  return el('table', {class: 'processes'}, el('thead', {}, head), el('tbody', {}, ...rows));
+  return el('table', {class: 'processes', 'data-show-server': showServer ? 'yes' : 'no'},
+    el('thead', {}, head), el('tbody', {}, ...rows));
 }
 
 function processRow(p, showServer) {
@@ -166,7 +190,8 @@ function processRow(p, showServer) {
     el('td', {class: 'exit'}, p.state === 'EXITED' || p.state === 'STOPPED' ? String(p.exitstatus) : ''),
     el('td', {class: 'description'}, why,
       p.spawnerr && p.spawnerr !== p.description ? el('div', {class: 'error'}, p.spawnerr) : null),
-    el('td', {class: 'row-actions'}, actionButtons('processes', p.id),
+    // The dashboard's own process: stopping it would end this page (the API refuses it too).
+    el('td', {class: 'row-actions'}, p.dashboard ? el('span', {class: 'muted'}, 'this dashboard') : actionButtons('processes', p.id),
       el('button', {'data-tail': p.id}, 'tail')));
 }
 
@@ -237,7 +262,9 @@ document.addEventListener('click', (event) => {
     if (kind !== 'processes' && action !== 'start' && !confirm(`${action} every process of ${target}?`)) return;
     act(action, {[kind]: [target]}, [button]);
   } else if (button.dataset.selection) {
-    act(button.dataset.selection, {processes: [...selected]}, document.querySelectorAll('[data-selection]'));
+    const action = button.dataset.selection;
+    if (action !== 'start' && !confirm(`${action} ${selected.size} selected processes?`)) return;
+    act(action, {processes: [...selected]}, document.querySelectorAll('[data-selection]'));
   } else if (button.dataset.update) {
     update(button.dataset.update, button);
   } else if (button.dataset.tail) {
@@ -281,6 +308,7 @@ const tail = {
     try {
       const data = await api('GET', url);
       if (generation !== this.generation) return;
+      if (data.rotated) this.text.append('\n… (log rotated) …\n');
       if (data.overflow && this.offset) this.text.append('\n… (skipped output) …\n');
       const atBottom = this.text.scrollTop + this.text.clientHeight >= this.text.scrollHeight - 4;
       if (data.text) {

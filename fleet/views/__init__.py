@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlparse
 
 from fleet.auth import authenticate
 from fleet.handlers import SESSION_COOKIE, SESSION_DAYS, BaseHandler, PageHandler
+from fleet.sessions import LoginLimit
 
 VIEWS = {'groups': 'Groups', 'servers': 'Servers', 'processes': 'All processes'}
 
@@ -22,15 +24,25 @@ class LoginPage(BaseHandler):
     def get(self) -> None:
         self.render('login.html', error=None, next=self._next())
 
-    def post(self) -> None:
-        user = authenticate(self.users, self.get_body_argument('username', ''),
-                            self.get_body_argument('password', ''))
+    async def post(self) -> None:
+        limit: LoginLimit = self.settings['fleet_login_limit']
+        address = self.request.remote_ip
+        wait = limit.retry_after(address)
+        if wait:
+            self.set_status(429)
+            self.set_header('Retry-After', str(math.ceil(wait)))
+            self.render('login.html', error=f'Too many attempts: try again in {math.ceil(wait)} s.',
+                        next=self._next())
+            return
+        user = await authenticate(self.users, self.get_body_argument('username', ''),
+                                  self.get_body_argument('password', ''))
         if user is None:
             self.set_status(401)
             self.render('login.html', error='Wrong user name or password.', next=self._next())
             return
-        self.set_signed_cookie(SESSION_COOKIE, user.name, expires_days=SESSION_DAYS, httponly=True,
-                               samesite='Strict', secure=self.settings['fleet_secure_cookies'])
+        limit.succeeded(address)
+        self.set_signed_cookie(SESSION_COOKIE, self.sessions.open(user), expires_days=SESSION_DAYS,
+                               httponly=True, samesite='Strict', secure=self.settings['fleet_secure_cookies'])
         self.redirect(self._next())
 
     def _next(self) -> str:
@@ -44,5 +56,7 @@ class LoginPage(BaseHandler):
 
 class LogoutPage(BaseHandler):
     def post(self) -> None:
+        if self.session_token:
+            self.sessions.end(self.session_token)
         self.clear_cookie(SESSION_COOKIE)
         self.redirect(self.get_login_url())

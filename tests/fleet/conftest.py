@@ -35,6 +35,10 @@ def supervisors(tmp_path_factory: pytest.TempPathFactory, queue: str) -> Iterato
         'program:two': sleeper(),
         'group:pair': 'programs=one,two',
         'program:celery': celery_worker(queue),
+        # 80 000 bytes of two-byte characters: a 64 KiB window from the end starts mid-character.
+        'program:accents': sleeper(command=f'{PY} -c "print(chr(233) * 40000, flush=True); '
+                                           f'import time; time.sleep(100000)"',
+                                   environment='PYTHONIOENCODING="utf-8"'),
     })
     beta = Supervisord(directory, 'beta', {'program:sleeper': sleeper(), 'program:web': sleeper()})
     try:

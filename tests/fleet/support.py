@@ -5,13 +5,17 @@ Every process started here is ended by its stop(). Ports are free ones; waits po
 
 from __future__ import annotations
 
+import http.client
 import os
 import secrets
 import signal
 import subprocess
 import sys
+import threading
+import time
 import xmlrpc.client
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -153,24 +157,28 @@ class Fleet:
         self.base = f'http://127.0.0.1:{self.port}'
         self.config = self.dir / 'fleet.toml'
         # Quicker than the defaults unless a test asks for these (an empty dict: the defaults).
-        options = {'poll_interval': 0.5, 'timeout': 1.0} if options is None else options
-        lines = ['[fleet]', *(f'{k} = {v}' for k, v in options.items()), '']
-        for s in servers:
-            lines += ['[[servers]]', f'name = "{s.name}"', f'url = "{s.url}"', 'username = "fleet"',
-                      f'password_env = "{s.password_env}"', '']
-        for name, members in groups.items():
-            lines += ['[[groups]]', f'name = "{name}"', f'members = {members!r}'.replace("'", '"'), '']
-        for user in users or []:
-            lines += ['[[users]]', *(f'{k} = "{v}"' for k, v in user.items()), '']
-        self.config.write_text('\n'.join(lines))
+        self.options = {'poll_interval': 0.5, 'timeout': 1.0} if options is None else options
+        self.groups = groups
+        self.servers = servers
+        self.write_config(users)
         self.env = {**os.environ, 'FLEET_CONFIG': str(self.config), 'FLEET_PORT': str(self.port),
                     'FLEET_HOST': '127.0.0.1', 'FLEET_STATE_DIR': str(self.dir / 'state'),
                     **{s.password_env: s.password for s in servers}, **(env or {})}
         for key in ('FLEET_ADMIN_PASSWORD', 'FLEET_COOKIE_SECRET'):
             if key not in (env or {}):
                 self.env.pop(key, None)
-        self.servers = servers
         self.proc: subprocess.Popen | None = None
+
+    def write_config(self, users: list[dict] | None) -> None:
+        lines = ['[fleet]', *(f'{k} = {v}' for k, v in self.options.items()), '']
+        for s in self.servers:
+            lines += ['[[servers]]', f'name = "{s.name}"', f'url = "{s.url}"', 'username = "fleet"',
+                      f'password_env = "{s.password_env}"', '']
+        for name, members in self.groups.items():
+            lines += ['[[groups]]', f'name = "{name}"', f'members = {members!r}'.replace("'", '"'), '']
+        for user in users or []:
+            lines += ['[[users]]', *(f'{k} = "{v}"' for k, v in user.items()), '']
+        self.config.write_text('\n'.join(lines))
 
     def start(self) -> Fleet:
         self.log = self.dir / 'fleet.log'
@@ -210,6 +218,58 @@ class Fleet:
     def wait_reachable(self, http: requests.Session, timeout: float = 10) -> None:
         wait_until(lambda: all(s['reachable'] for s in self.get(http, '/api/servers')['servers']),
                    timeout, 'every server reachable from fleet')
+
+
+class SlowProxy:
+    """An HTTP proxy in front of one supervisord's XML-RPC that answers each call `delay` s late.
+
+    Stands for a busy or distant supervisord. `miss(n, delay)` makes only the next n calls that slow.
+    """
+
+    def __init__(self, target: Supervisord, delay: float):
+        self.delay = delay
+        self._misses: list[float] = []
+        self._lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = self.rfile.read(int(self.headers['Content-Length']))
+                time.sleep(proxy.next_delay())  # the latency this proxy stands for
+                upstream = http.client.HTTPConnection('127.0.0.1', target.port, timeout=30)
+                upstream.request('POST', self.path, body, {k: v for k, v in self.headers.items()
+                                                          if k.lower() in ('authorization', 'content-type')})
+                answer = upstream.getresponse()
+                data = answer.read()
+                upstream.close()
+                self.send_response(answer.status)
+                self.send_header('Content-Type', answer.getheader('Content-Type', 'text/xml'))
+                self.send_header('Content-Length', str(len(data)))
+                self.end_headers()
+                try:
+                    self.wfile.write(data)
+                except (BrokenPipeError, ConnectionResetError):  # the dashboard gave up waiting: its timeout
+                    pass
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f'http://127.0.0.1:{self.server.server_port}/RPC2'
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def next_delay(self) -> float:
+        with self._lock:
+            return self._misses.pop(0) if self._misses else self.delay
+
+    def miss(self, count: int, delay: float) -> None:
+        with self._lock:
+            self._misses = [delay] * count
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 GROUPS = {

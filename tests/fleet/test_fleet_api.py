@@ -14,14 +14,15 @@ def test_server_lists_its_processes_with_state_and_why_fatal(fleet, admin):
     assert alpha['server']['reachable'] and alpha['server']['state'] == 'RUNNING'
     by_id = {p['id']: p for p in alpha['processes']}
     assert set(by_id) == {'alpha:sleeper:sleeper', 'alpha:ticker:ticker', 'alpha:broken:broken',
-                          'alpha:missing:missing', 'alpha:pair:one', 'alpha:pair:two', 'alpha:celery:celery'}
+                          'alpha:missing:missing', 'alpha:pair:one', 'alpha:pair:two', 'alpha:celery:celery',
+                          'alpha:accents:accents'}
     assert by_id['alpha:celery:celery']['state'] == 'RUNNING' and by_id['alpha:celery:celery']['pid']
     assert by_id['alpha:missing:missing']['state'] == 'FATAL'
     assert "can't find command" in by_id['alpha:missing:missing']['spawnerr']
     assert by_id['alpha:broken:broken']['state'] == 'FATAL'
     assert ids(fleet.get(admin, '/api/servers/beta')['processes']) == {'beta:sleeper:sleeper', 'beta:web:web'}
     servers = fleet.get(admin, '/api/servers')['servers']
-    assert [(s['name'], s['processes']) for s in servers] == [('alpha', 7), ('beta', 2)]
+    assert [(s['name'], s['processes']) for s in servers] == [('alpha', 8), ('beta', 2)]
     assert admin.get(f'{fleet.base}/api/servers/nope', timeout=5).status_code == 404
 
 
@@ -120,3 +121,23 @@ def test_log_tail_follows_with_offsets(fleet, admin):
     assert admin.get(f'{fleet.base}{path}', params={'stream': 'x'}, timeout=5).status_code == 400
     gone = admin.get(f'{fleet.base}/api/processes/alpha:nope/tail', timeout=5)
     assert gone.status_code == 404 and 'BAD_NAME' in gone.json()['error']
+
+
+def test_log_tail_after_a_rotation_starts_at_the_new_file(fleet, admin, supervisors):
+    path = '/api/processes/alpha:ticker:ticker/tail'
+    before = wait_until(lambda: (r := fleet.get(admin, path)) and r['offset'] > 300 and r, 30, 'some log')
+    supervisors['alpha'].rpc.clearProcessLogs('ticker')  # as a rotation does: a new, shorter file
+    def since_before() -> dict:
+        answer = fleet.get(admin, path, params={'offset': before['offset']})
+        return answer if answer['text'] else {}
+    after = wait_until(since_before, 10, 'lines in the new file')
+    first_line = supervisors['alpha'].rpc.readProcessStdoutLog('ticker', 0, 100).splitlines()[0]
+    assert after['rotated'] and after['text'].splitlines()[0] == first_line, 'nothing of the new file lost'
+    following = fleet.get(admin, path, params={'offset': after['offset']})
+    assert not following['rotated']
+
+
+def test_log_tail_of_a_window_starting_inside_a_character(fleet, admin):
+    tail = wait_until(lambda: fleet.get(admin, '/api/processes/alpha:accents:accents/tail'), 10, 'the log')
+    text = tail['text'].strip()
+    assert len(text) > 30000 and set(text) == {'\u00e9'} and tail['offset'] == 80001

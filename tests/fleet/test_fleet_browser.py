@@ -88,9 +88,32 @@ def test_selection_and_update_buttons(page, fleet):
     sync_api.expect(page.locator('tbody tr')).to_have_count(2)
     page.check('thead input[type=checkbox]')
     sync_api.expect(page.locator('#selection')).to_have_text('2 selected')
+    page.once('dialog', lambda dialog: dialog.accept())
     page.click('button[data-selection="restart"]')
     sync_api.expect(page.locator('#results-title')).to_have_text('restart: 2 ok, 0 failed')
     page.goto(f'{fleet.base}/servers')
     page.click('button[data-update="beta"]')
     sync_api.expect(page.locator('#results-title')).to_have_text('update beta: done')
     sync_api.expect(page.locator('#results-body')).to_contain_text('added')
+
+
+def test_stop_selected_asks_first_and_changes_update_rows_in_place(page, fleet, supervisors):
+    page.goto(f'{fleet.base}/processes')
+    page.fill('#search', 'alpha:pair')
+    one, two = (page.locator(f'tr[data-id="alpha:pair:{name}"]') for name in ('one', 'two'))
+    sync_api.expect(one.locator('.state')).to_have_text('RUNNING')
+    one.locator('input[type=checkbox]').check()
+    asked = []
+    page.once('dialog', lambda dialog: asked.append(dialog.message) or dialog.dismiss())
+    page.click('button[data-selection="stop"]')
+    assert asked == ['stop 1 selected processes?']
+    assert supervisors['alpha'].info('pair:one')['statename'] == 'RUNNING', 'dismissed: nothing stopped'
+    # An update changes only the rows of the processes that changed: the others stay the same nodes.
+    two.evaluate('row => { row.dataset.marked = "yes"; }')
+    page.once('dialog', lambda dialog: dialog.accept())
+    page.click('button[data-selection="stop"]')
+    sync_api.expect(page.locator('#results-title')).to_have_text('stop: 1 ok, 0 failed')
+    sync_api.expect(one.locator('.state')).to_have_text('STOPPED')
+    assert two.get_attribute('data-marked') == 'yes', 'the unchanged row was rebuilt'
+    one.locator('button[data-action="start"]').click()
+    sync_api.expect(one.locator('.state')).to_have_text('RUNNING')
