@@ -1,4 +1,4 @@
-"""Start, stop and restart any set of processes across servers; reread and update a server.
+"""Start, stop, restart or signal any set of processes across servers; reread and update a server.
 
 A request (processes, fleet groups, whole servers) becomes one plan per server. Servers run in
 parallel; on each, the plan uses supervisor's widest call that fits (all processes, a whole
@@ -18,12 +18,15 @@ from fleet.monitor import Monitor, Process
 from fleet.rpc import Fault, Supervisor, Unreachable, fault_name
 
 ACTIONS = ('start', 'stop', 'restart')
-# Already in the wanted state is success: the request's goal holds.
-FINE = {'start': {'SUCCESS', 'ALREADY_STARTED'}, 'stop': {'SUCCESS', 'NOT_RUNNING'}}
+# What Celery workers (and most daemons) answer to: HUP restart, USR1 dump tracebacks,
+# USR2 enter a remote debugger, TERM warm shutdown.
+SIGNALS = ('HUP', 'USR1', 'USR2', 'TERM')
+# Already in the wanted state is success: the request's goal holds. A signal must be delivered.
+FINE = {'start': {'SUCCESS', 'ALREADY_STARTED'}, 'stop': {'SUCCESS', 'NOT_RUNNING'}, 'signal': {'SUCCESS'}}
 # What a group call's silence means for a process it skipped.
-SKIPPED = {'start': 'ALREADY_STARTED', 'stop': 'NOT_RUNNING'}
-# The dashboard's own process is left out of stops and restarts: they would end the request
-# that asked for them, and the page with it. supervisorctl can still stop it.
+SKIPPED = {'start': 'ALREADY_STARTED', 'stop': 'NOT_RUNNING', 'signal': 'NOT_RUNNING'}
+# The dashboard's own process is left out of stops, restarts and signals: they would end the
+# request that asked for them, and the page with it. supervisorctl can still stop it.
 DASHBOARD = 'DASHBOARD'
 
 
@@ -46,8 +49,8 @@ class UnknownTarget(ValueError):
 
 
 async def run(monitor: Monitor, action: str, processes: list[str], groups: list[str],
-              servers: list[str]) -> list[Result]:
-    """One result per process."""
+              servers: list[str], signal: str | None = None) -> list[Result]:
+    """One result per process. `signal` (one of SIGNALS) goes with action 'signal'."""
     plans, items = _resolve(monitor, processes, groups, servers)
     if action != 'start':
         for wanted in plans.values():
@@ -56,7 +59,7 @@ async def run(monitor: Monitor, action: str, processes: list[str], groups: list[
                 items.append(Result(p.id, p.server, DASHBOARD, False, 'the dashboard: use supervisorctl'))
     timeout = monitor.config.action_timeout
     per_server = await asyncio.gather(*(
-        _run_server(monitor.clients[name], name, action, wanted,
+        _run_server(monitor.clients[name], name, action, signal or True, wanted,
                     list(monitor.servers[name].processes.values()), timeout)
         for name, wanted in plans.items() if wanted))
     for name in plans:
@@ -132,8 +135,9 @@ def _resolve(monitor: Monitor, ids: list[str], groups: list[str], servers: list[
     return {s: p for s, p in plans.items() if p}, items
 
 
-async def _run_server(client: Supervisor, server: str, action: str, wanted: dict[str, Process],
+async def _run_server(client: Supervisor, server: str, action: str, last: Any, wanted: dict[str, Process],
                       present: list[Process], timeout: float) -> list[Result]:
+    """`last` is the calls' last argument: wait=True for start and stop, the signal's name for signal."""
     by_group: dict[str, list[Process]] = defaultdict(list)
     for p in present:
         by_group[p.group].append(p)
@@ -147,7 +151,7 @@ async def _run_server(client: Supervisor, server: str, action: str, wanted: dict
                 calls.append(('ProcessGroup', (group,), chosen))
             else:
                 calls += [('Process', (f'{group}:{p.name}',), [p]) for p in chosen]
-    results = await asyncio.gather(*(_unit(client, server, action, kind, args, procs, timeout)
+    results = await asyncio.gather(*(_unit(client, server, action, kind, (*args, last), procs, timeout)
                                      for kind, args, procs in calls))
     return [item for unit in results for item in unit]
 
@@ -166,7 +170,7 @@ async def _call(client: Supervisor, server: str, action: str, kind: str, args: t
                 procs: list[Process], timeout: float) -> list[Result]:
     expected = {p.id for p in procs}
     try:
-        result = await client.call(f'supervisor.{action}{kind}', *args, True, timeout=timeout, lane='action')
+        result = await client.call(f'supervisor.{action}{kind}', *args, timeout=timeout, lane='action')
     except Fault as exc:
         status = fault_name(exc.faultCode)
         return [Result(pid, server, status, status in FINE[action], exc.faultString) for pid in expected]
@@ -179,6 +183,6 @@ async def _call(client: Supervisor, server: str, action: str, kind: str, args: t
         pid, status = f'{server}:{r["group"]}:{r["name"]}', fault_name(r['status'])
         items[pid] = Result(pid, server, status, status in FINE[action], r['description'])
     for pid in expected - items.keys():
-        items[pid] = Result(pid, server, SKIPPED[action], True, 'nothing to do')
+        items[pid] = Result(pid, server, SKIPPED[action], SKIPPED[action] in FINE[action], 'nothing to do')
     return sorted(items.values(), key=lambda i: i.id)
 

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import tornado.web
 
-from fleet import auth
+from fleet import audit, auth
+from fleet.audit import AuditLog
 from fleet.config import Config, ConfigError, Server, Settings, load
 from fleet.handlers import ApiHandler
 from fleet.monitor import Monitor
@@ -44,6 +45,7 @@ def make_app(monitor: Monitor, settings: Settings, users: dict[str, auth.User]) 
         fleet_users=users,
         fleet_sessions=Sessions(),
         fleet_login_limit=LoginLimit(),
+        fleet_audit=AuditLog(settings.state_dir / audit.FILE),
         fleet_secure_cookies=secure,
     )
 
@@ -90,5 +92,6 @@ async def serve(settings: Settings) -> None:
     await stop_requested()
     server.stop()
     await monitor.stop()
+    app.settings['fleet_audit'].close()
     for client in monitor.clients.values():
         client.close()

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 HOME = Path(__file__).resolve().parent.parent
-ROLES = ('admin', 'readonly')
+# What each role may do: `control` is start, stop and restart; `manage` is reread & update,
+# signals, clearing logs and reading the audit log.
+ROLES = {'admin': {'control', 'manage'}, 'operator': {'control'}, 'readonly': set()}
 TRUE = {'1', 'true', 'yes', 'on'}
 
 
@@ -48,9 +50,8 @@ class User:
     role: str
     password_hash: str
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == 'admin'
+    def may(self, permission: str) -> bool:
+        return permission in ROLES[self.role]
 
 
 @dataclass(frozen=True)

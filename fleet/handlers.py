@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import tornado.web
 
+from fleet.audit import AuditLog, Entry
 from fleet.config import Config, User
 from fleet.monitor import Monitor
 from fleet.sessions import Sessions
 
 SESSION_COOKIE = 'fleet_session'
 SESSION_DAYS = 1
+REFUSALS = {'readonly': 'read-only users cannot change anything',
+            'operator': 'operators may start, stop and restart only'}
 # No inline script or style anywhere, so the policy can forbid them: injected markup stays inert.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; "
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
@@ -51,9 +55,17 @@ class BaseHandler(tornado.web.RequestHandler):
     def config(self) -> Config:
         return self.monitor.config
 
-    def require_admin(self) -> None:
-        if not self.current_user.is_admin:
-            raise tornado.web.HTTPError(403, 'read-only users cannot change anything')
+    def audit(self, action: str, server: str, target: str, status: str, ok: bool, description: str,
+              user: User | None = None) -> None:
+        """Record what the current user (or `user`, at login) did, and how it went."""
+        who = user or self.current_user
+        log: AuditLog = self.settings['fleet_audit']
+        log.write(Entry(time.time(), who.name, who.role, self.request.remote_ip, action, server, target,
+                        status, ok, description))
+
+    def require(self, permission: str) -> None:
+        if not self.current_user.may(permission):
+            raise tornado.web.HTTPError(403, REFUSALS[self.current_user.role])
 
 
 class PageHandler(BaseHandler):

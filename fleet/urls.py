@@ -3,7 +3,8 @@
 from tornado.web import RedirectHandler, url
 
 from fleet.actions import ACTIONS
-from fleet.api.control import ActionApi, UpdateApi
+from fleet.api.audit import AuditApi
+from fleet.api.control import ActionApi, SignalApi, UpdateApi
 from fleet.api.live import EventsApi, TailApi
 from fleet.api.status import GroupApi, GroupsApi, MeApi, ProcessesApi, ServerApi, ServersApi
 from fleet.views import DashboardPage, LoginPage, LogoutPage
@@ -17,6 +18,7 @@ urls = [
     url(r'/groups', DashboardPage, {'view': 'groups'}, name='groups'),
     url(r'/servers', DashboardPage, {'view': 'servers'}, name='servers'),
     url(r'/processes', DashboardPage, {'view': 'processes'}, name='processes'),
+    url(r'/audit', DashboardPage, {'view': 'audit'}, name='audit'),
     url(r'/api/me', MeApi),
     url(r'/api/servers', ServersApi),
     url(rf'/api/servers/{NAME}', ServerApi),
@@ -26,5 +28,7 @@ urls = [
     url(r'/api/processes', ProcessesApi),
     url(rf'/api/processes/{NAME}/tail', TailApi),
     url(rf'/api/actions/({"|".join(ACTIONS)})', ActionApi),
+    url(r'/api/actions/signal', SignalApi),
+    url(r'/api/audit', AuditApi),
     url(r'/api/events', EventsApi),
 ]

@@ -4,7 +4,9 @@
 'use strict';
 
 const view = document.body.dataset.view;
-const isAdmin = document.body.dataset.admin === 'yes';
+const mayControl = document.body.dataset.control === 'yes';  // start, stop, restart
+const mayManage = document.body.dataset.manage === 'yes';  // signals, reread & update, audit log
+const SIGNALS = ['HUP', 'USR1', 'USR2', 'TERM'];
 const xsrf = document.querySelector('meta[name="xsrf-token"]').content;
 const TAIL_EVERY = 1000;  // ms between log polls
 const TAIL_KEEP = 200000;  // characters of log kept on screen
@@ -96,9 +98,21 @@ function patchRows(processes) {
 }
 
 function actionButtons(kind, target) {
-  if (!isAdmin) return null;
+  if (!mayControl) return null;
   return el('span', {class: 'actions'}, ...['start', 'stop', 'restart'].map((action) =>
-    el('button', {'data-action': action, 'data-kind': kind, 'data-target': target}, action)));
+    el('button', {'data-action': action, 'data-kind': kind, 'data-target': target}, action)),
+  mayManage ? signalMenu(kind, target) : null);
+}
+
+function signalMenu(kind, target) {
+  const menu = el('select', {'data-kind': kind, 'data-target': target, 'aria-label': `Send a signal to ${target}`},
+    el('option', {value: ''}, 'signal…'), ...SIGNALS.map((name) => el('option', {value: name}, name)));
+  menu.addEventListener('change', () => {
+    const signal = menu.value;
+    menu.value = '';
+    if (signal && confirm(`send ${signal} to ${target}?`)) act('signal', {[kind]: [target], signal}, [menu]);
+  });
+  return menu;
 }
 
 function serverBadge(server) {
@@ -136,7 +150,7 @@ function renderServers() {
         el('span', {class: 'muted'}, server.url),
         serverBadge(server),
         actionButtons('servers', server.name),
-        isAdmin ? el('button', {'data-update': server.name}, 'reread & update') : null),
+        mayManage ? el('button', {'data-update': server.name}, 'reread & update') : null),
       server.reachable ? processTable(processes, false) : null);
   });
 }
@@ -328,16 +342,45 @@ const tail = {
 tail.stream.addEventListener('change', () => tail.restart());
 document.getElementById('tail-close').addEventListener('click', () => tail.close());
 
+// --- audit log (admins) ----------------------------------------------------------------------
+
+async function loadAudit() {
+  const params = new URLSearchParams();
+  for (const input of document.querySelectorAll('[data-audit-filter]')) {
+    if (input.value.trim()) params.set(input.dataset.auditFilter, input.value.trim());
+  }
+  const content = document.getElementById('content');
+  try {
+    const data = await api('GET', `/api/audit?${params}`);
+    const rows = data.entries.map((e) => el('tr', {class: e.ok ? 'ok' : 'failed'},
+      el('td', {class: 'when'}, new Date(e.time * 1000).toLocaleString()),
+      ...[e.user, e.role, e.address, e.action, e.target, e.status, e.description].map((text) => el('td', {}, text))));
+    if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 8, class: 'empty'}, 'Nothing recorded.')));
+    content.replaceChildren(el('section', {class: 'card results'}, el('table', {class: 'audit'},
+      el('thead', {}, el('tr', {}, ...['When', 'User', 'Role', 'Address', 'Action', 'Target', 'Result', 'Detail']
+        .map((t) => el('th', {}, t)))),
+      el('tbody', {}, ...rows))));
+  } catch (error) {
+    content.replaceChildren(el('p', {class: 'error'}, error.message));
+  }
+}
+
 // --- start -----------------------------------------------------------------------------------
 
 if (view === 'processes') {
   document.getElementById('search').addEventListener('input', render);
   document.getElementById('state-filter').addEventListener('change', render);
 }
-setInterval(() => {
-  for (const cell of document.querySelectorAll('td.uptime')) {
-    const p = fleet.processes[cell.dataset.id];
-    if (p) cell.textContent = uptime(p);
-  }
-}, 1000);
-connect();
+if (view === 'audit') {
+  for (const input of document.querySelectorAll('[data-audit-filter]')) input.addEventListener('input', loadAudit);
+  document.getElementById('audit-refresh').addEventListener('click', loadAudit);
+  loadAudit();
+} else {
+  setInterval(() => {
+    for (const cell of document.querySelectorAll('td.uptime')) {
+      const p = fleet.processes[cell.dataset.id];
+      if (p) cell.textContent = uptime(p);
+    }
+  }, 1000);
+  connect();
+}

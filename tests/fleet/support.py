@@ -30,9 +30,11 @@ PY = sys.executable
 SETTLING = {'STARTING', 'BACKOFF', 'STOPPING'}
 ADMIN_PASSWORD = secrets.token_urlsafe(12)
 VIEWER_PASSWORD = secrets.token_urlsafe(12)
+OPERATOR_PASSWORD = secrets.token_urlsafe(12)
 # The config file stores hashes only; computing them once keeps the tests quick.
 USERS = [{'name': 'admin', 'role': 'admin', 'password_hash': hash_password(ADMIN_PASSWORD)},
-         {'name': 'viewer', 'role': 'readonly', 'password_hash': hash_password(VIEWER_PASSWORD)}]
+         {'name': 'viewer', 'role': 'readonly', 'password_hash': hash_password(VIEWER_PASSWORD)},
+         {'name': 'operator', 'role': 'operator', 'password_hash': hash_password(OPERATOR_PASSWORD)}]
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:

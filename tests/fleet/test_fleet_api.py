@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from tests.fleet.support import wait_until
 
 
@@ -141,3 +143,41 @@ def test_log_tail_of_a_window_starting_inside_a_character(fleet, admin):
     tail = wait_until(lambda: fleet.get(admin, '/api/processes/alpha:accents:accents/tail'), 10, 'the log')
     text = tail['text'].strip()
     assert len(text) > 30000 and set(text) == {'\u00e9'} and tail['offset'] == 80001
+
+
+def test_signals_reach_the_process_and_are_refused_for_bad_names(fleet, admin):
+    log = '/api/processes/alpha:celery:celery/tail'
+    celery = ['alpha:celery:celery']
+    wait_until(lambda: 'ready.' in fleet.get(admin, log)['text'], 20, 'the worker ready')
+    # USR1 makes a Celery worker print every thread's traceback.
+    response = fleet.post(admin, '/api/actions/signal', {'processes': celery, 'signal': 'USR1'})
+    assert response.status_code == 200, response.text
+    assert [(r['id'], r['status'], r['ok']) for r in response.json()['results']] == [
+        ('alpha:celery:celery', 'SUCCESS', True)]
+    wait_until(lambda: 'MainThread' in fleet.get(admin, log)['text'], 10, 'the traceback dump')
+    fatal = fleet.post(admin, '/api/actions/signal', {'processes': ['alpha:broken:broken'], 'signal': 'HUP'})
+    assert [(r['status'], r['ok']) for r in fatal.json()['results']] == [('NOT_RUNNING', False)]
+    for bad in ({'processes': celery, 'signal': 'KILL'}, {'processes': celery}):
+        refused = fleet.post(admin, '/api/actions/signal', bad)
+        assert refused.status_code == 400 and 'signal must be one of HUP, USR1, USR2, TERM' in refused.text
+
+
+def test_the_audit_log_records_who_did_what_to_which_process(fleet, admin):
+    fleet.post(admin, '/api/actions/restart', {'processes': ['beta:web:web']})
+    entries = fleet.get(admin, '/api/audit', params={'target': 'beta:web', 'limit': 1})['entries']
+    assert len(entries) == 1
+    entry = entries[0]
+    fields = ('user', 'role', 'address', 'action', 'server', 'target', 'status', 'ok')
+    assert {k: entry[k] for k in fields} == {
+        'user': 'admin', 'role': 'admin', 'address': '127.0.0.1', 'action': 'restart', 'server': 'beta',
+        'target': 'beta:web:web', 'status': 'SUCCESS', 'ok': True}
+    assert abs(entry['time'] - fleet.get(admin, '/api/servers')['now']) < 10
+    signals = fleet.get(admin, '/api/audit', params={'action': 'signal usr1'})['entries']
+    assert signals and all(e['action'] == 'signal USR1' for e in signals)
+    logins = fleet.get(admin, '/api/audit', params={'action': 'login', 'user': 'admin'})['entries']
+    assert logins and logins[0]['ok']
+    # Append-only JSON lines, readable by the dashboard's user only.
+    path = fleet.dir / 'state' / 'audit.jsonl'
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert entry in [json.loads(line) for line in path.read_text().splitlines()]
+    assert admin.get(f'{fleet.base}/api/audit', params={'limit': 0}, timeout=5).status_code == 400

@@ -14,7 +14,15 @@ import pytest
 import requests
 
 from fleet import auth, config
-from tests.fleet.support import ADMIN_PASSWORD, PY, ROOT, USERS, VIEWER_PASSWORD, wait_until
+from tests.fleet.support import (
+    ADMIN_PASSWORD,
+    OPERATOR_PASSWORD,
+    PY,
+    ROOT,
+    USERS,
+    VIEWER_PASSWORD,
+    wait_until,
+)
 
 
 def test_everything_needs_a_login(fleet):
@@ -53,11 +61,32 @@ def test_readonly_user_sees_but_cannot_act(fleet, supervisors):
     assert len(fleet.get(viewer, '/api/servers')['servers']) == 2
     pid = supervisors['beta'].info('web')['pid']
     for path, body in (('/api/actions/restart', {'servers': ['beta']}),
-                       ('/api/actions/stop', {'groups': ['cross']}), ('/api/servers/beta/update', {})):
+                       ('/api/actions/stop', {'groups': ['cross']}), ('/api/servers/beta/update', {}),
+                       ('/api/actions/signal', {'servers': ['beta'], 'signal': 'TERM'})):
         response = fleet.post(viewer, path, body)
         assert response.status_code == 403, path
         assert response.json() == {'error': 'read-only users cannot change anything'}
+    assert viewer.get(f'{fleet.base}/api/audit', timeout=5).status_code == 403
+    assert viewer.get(f'{fleet.base}/audit', timeout=5).status_code == 403
     assert supervisors['beta'].info('web')['pid'] == pid
+
+
+def test_operator_starts_stops_and_restarts_but_nothing_else(fleet, supervisors):
+    operator = fleet.session('operator', OPERATOR_PASSWORD)
+    pid = supervisors['beta'].info('web')['pid']
+    restarted = fleet.post(operator, '/api/actions/restart', {'processes': ['beta:web:web']})
+    assert restarted.status_code == 200 and restarted.json()['ok']
+    assert supervisors['beta'].info('web')['pid'] != pid
+    pid = supervisors['beta'].info('web')['pid']
+    for path, body in (('/api/servers/beta/update', {}),
+                       ('/api/actions/signal', {'processes': ['beta:web:web'], 'signal': 'TERM'})):
+        response = fleet.post(operator, path, body)
+        assert response.status_code == 403, path
+        assert response.json() == {'error': 'operators may start, stop and restart only'}
+    assert operator.get(f'{fleet.base}/api/audit', timeout=5).status_code == 403
+    assert supervisors['beta'].info('web')['pid'] == pid
+    page = operator.get(f'{fleet.base}/groups', timeout=5).text
+    assert 'data-control="yes"' in page and 'data-manage="no"' in page and '/audit' not in page
 
 
 def test_posts_without_the_xsrf_token_are_refused(fleet, admin, supervisors):

@@ -117,3 +117,20 @@ def test_stop_selected_asks_first_and_changes_update_rows_in_place(page, fleet, 
     assert two.get_attribute('data-marked') == 'yes', 'the unchanged row was rebuilt'
     one.locator('button[data-action="start"]').click()
     sync_api.expect(one.locator('.state')).to_have_text('RUNNING')
+
+
+def test_signal_menu_and_the_audit_view(page, fleet):
+    page.goto(f'{fleet.base}/processes')
+    page.fill('#search', 'alpha:celery')
+    row = page.locator('tr[data-id="alpha:celery:celery"]')
+    sync_api.expect(row.locator('.state')).to_have_text('RUNNING')
+    page.once('dialog', lambda dialog: dialog.accept())
+    row.locator('select').select_option('USR1')
+    sync_api.expect(page.locator('#results-title')).to_have_text('signal: 1 ok, 0 failed')
+    page.click('nav a[href="/audit"]')
+    page.fill('input[data-audit-filter="action"]', 'signal')
+    first = page.locator('table.audit tbody tr').first
+    sync_api.expect(first).to_contain_text('signal USR1')
+    sync_api.expect(first).to_contain_text('alpha:celery:celery')
+    page.fill('input[data-audit-filter="action"]', 'no such action')
+    sync_api.expect(page.locator('table.audit tbody')).to_have_text('Nothing recorded.')
