@@ -43,6 +43,7 @@ def make_app(monitor: Monitor, settings: Settings, users: dict[str, auth.User]) 
         xsrf_cookie_kwargs={'httponly': True, 'samesite': 'Strict', 'secure': secure},
         fleet_monitor=monitor,
         fleet_users=users,
+        fleet_tokens=tokens_of(monitor.config),
         fleet_sessions=Sessions(),
         fleet_login_limit=LoginLimit(),
         fleet_audit=AuditLog(settings.state_dir / audit.FILE),
@@ -58,18 +59,27 @@ def client_for(server: Server) -> Supervisor:
     return Supervisor(server.url, server.username, password, missing)
 
 
+def tokens_of(config: Config) -> dict[str, auth.User]:
+    """The user each API token acts as, by the token's hash."""
+    return {t.token_hash: t.as_user() for t in config.tokens}
+
+
 def users_of(config: Config, settings: Settings) -> dict[str, auth.User]:
     users = config.users or (auth.first_run_admin(settings.state_dir),)
     return {u.name: u for u in users}
 
 
 def reload_users(app: tornado.web.Application, settings: Settings) -> None:
-    """SIGHUP: take the users from the config file again; sessions of removed or changed users end."""
+    """SIGHUP: take the users and tokens from the config file again; sessions of removed or changed
+    users end."""
     try:
         config = load(settings.config_path)
     except ConfigError as exc:  # keep running with the users we have
         log.error('SIGHUP: users not reloaded: %s', exc)
         return
+    tokens = app.settings['fleet_tokens']
+    tokens.clear()
+    tokens.update(tokens_of(config))
     if not config.users:  # the first-run admin stays as it is (a new hash would log it out)
         log.warning('SIGHUP: the config has no users; users not reloaded')
         return

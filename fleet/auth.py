@@ -46,6 +46,17 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def new_token() -> tuple[str, str]:
+    """A random API token and the hash the config stores for it."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a fast hash is enough, and it is computed on every request.
+    return f'sha256${hashlib.sha256(token.encode()).hexdigest()}'
+
+
 # Checked when the user name is unknown, so a wrong name costs as much time as a wrong password.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe())
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import fnmatch
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,10 +56,23 @@ class User:
 
 
 @dataclass(frozen=True)
+class Token:
+    """An API token for scripts: sent as ``Authorization: Bearer ...``, stored as its SHA-256."""
+
+    name: str
+    role: str
+    token_hash: str  # sha256$<64 hex digits>, from `python -m fleet make-token`
+
+    def as_user(self) -> User:
+        return User(name=f'token:{self.name}', role=self.role, password_hash='')
+
+
+@dataclass(frozen=True)
 class Config:
     servers: tuple[Server, ...]
     groups: tuple[Group, ...] = ()
     users: tuple[User, ...] = ()
+    tokens: tuple[Token, ...] = ()
     poll_interval: float = 1.0
     timeout: float = 1.5  # for status calls
     # A server shows as unreachable once its polls have failed for this long in a row (counted
@@ -140,14 +154,20 @@ def parse(raw: dict) -> Config:
                   for u in raw.get('users', []))
     _unique('user', [u.name for u in users])
     for user in users:
-        if user.role not in ROLES:
-            raise ValueError(f'user {user.name}: role must be one of {", ".join(ROLES)}')
+        _role(user.role, f'user {user.name}')
         check_password_hash(user.password_hash, f'user {user.name}')
+    tokens = tuple(Token(name=_name(t['name'], 'token'), role=t['role'], token_hash=t['token_hash'])
+                   for t in raw.get('tokens', []))
+    _unique('token', [t.name for t in tokens])
+    for token in tokens:
+        _role(token.role, f'token {token.name}')
+        if not re.fullmatch(r'sha256\$[0-9a-f]{64}', token.token_hash):
+            raise ValueError(f'token {token.name}: token_hash is not one `python -m fleet make-token` makes')
     options = raw.get('fleet', {})
     unknown = set(options) - set(LIMITS)
     if unknown:
         raise ValueError(f'[fleet]: unknown options {", ".join(sorted(unknown))}')
-    return Config(servers=servers, groups=groups, users=users,
+    return Config(servers=servers, groups=groups, users=users, tokens=tokens,
                   **{key: _seconds(options, key) for key in LIMITS})
 
 
@@ -178,6 +198,11 @@ def check_password_hash(stored: str, who: str) -> None:
         ok = False
     if not ok:
         raise ValueError(f'{who}: password_hash is not one that `python -m fleet hash-password` makes')
+
+
+def _role(role: str, who: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f'{who}: role must be one of {", ".join(ROLES)}')
 
 
 def _name(value: str, kind: str) -> str:

@@ -9,6 +9,7 @@ from typing import Any
 import tornado.web
 
 from fleet.audit import AuditLog, Entry
+from fleet.auth import token_hash
 from fleet.config import Config, User
 from fleet.monitor import Monitor
 from fleet.sessions import Sessions
@@ -30,9 +31,23 @@ class BaseHandler(tornado.web.RequestHandler):
         self.set_header('Cache-Control', 'no-store')
 
     def get_current_user(self) -> User | None:
+        bearer = self.bearer_token
+        if bearer is not None:  # scripts: an API token, no cookies
+            return self.settings['fleet_tokens'].get(token_hash(bearer))
         token = self.session_token
         # Looked up on every request: an ended session, or a user removed or changed, is out at once.
         return self.sessions.user(token, self.users) if token else None
+
+    @property
+    def bearer_token(self) -> str | None:
+        scheme, _, value = self.request.headers.get('Authorization', '').partition(' ')
+        return value.strip() if scheme.lower() == 'bearer' else None
+
+    def check_xsrf_cookie(self) -> None:
+        # XSRF rides on cookies a browser sends by itself; a token in a header is never sent
+        # by a browser on another site's behalf, so requests that carry one need no XSRF token.
+        if self.bearer_token is None:
+            super().check_xsrf_cookie()
 
     @property
     def session_token(self) -> str | None:

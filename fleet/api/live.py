@@ -10,12 +10,10 @@ import tornado.web
 from tornado.iostream import StreamClosedError
 
 from fleet.handlers import ApiHandler
-from fleet.rpc import Fault, ServerError, Supervisor, Unreachable, fault_name
+from fleet.rpc import Fault, ServerError, Unreachable, fault_name
+from fleet.tail import STREAMS, read_since
 
 KEEPALIVE = 15.0  # seconds; also how soon a closed browser is noticed
-MAX_TAIL = 64 * 1024
-STREAMS = ('stdout', 'stderr')
-UTF8_MAX = 4  # bytes in one UTF-8 character, at most
 
 
 class EventsApi(ApiHandler):
@@ -71,10 +69,10 @@ class TailApi(ApiHandler):
             raise tornado.web.HTTPError(400, 'offset must be an integer') from None
         method = f'supervisor.tailProcess{stream.capitalize()}Log'
         try:
-            data, end, overflow = await self.since(client, method, name, offset)
+            data, end, overflow = await read_since(client, method, name, offset, self.config.timeout)
             rotated = end < offset  # the log shrank: a new file, read from its start
             if rotated:
-                data, end, overflow = await self.since(client, method, name, 0)
+                data, end, overflow = await read_since(client, method, name, 0, self.config.timeout)
         except ServerError as exc:
             raise tornado.web.HTTPError(502, f'{server} could not read this log: {exc}') from None
         except Unreachable as exc:
@@ -83,25 +81,3 @@ class TailApi(ApiHandler):
             raise tornado.web.HTTPError(404, f'{fault_name(exc.faultCode)}: {exc.faultString}') from None
         self.finish({'text': data.decode(errors='replace'), 'offset': end, 'overflow': overflow,
                      'rotated': rotated})
-
-    async def since(self, client: Supervisor, method: str, name: str, offset: int) -> tuple[bytes, int, bool]:
-        """The bytes logged since offset (at most MAX_TAIL), the log's size, and whether some were skipped.
-
-        supervisor's tail answers the last `length` bytes, so the new bytes are the end of that,
-        as many as the log grew.
-        """
-        for cut in range(UTF8_MAX):
-            try:
-                text, end, overflow = await client.call(method, name, offset, MAX_TAIL - cut,
-                                                        timeout=self.config.timeout)
-                break
-            except ServerError:
-                # supervisor decodes the window as UTF-8 and fails (HTTP 500) when it begins inside
-                # a character; a window a byte shorter begins a byte later.
-                if cut == UTF8_MAX - 1:
-                    raise
-        data = text.encode()
-        grown = end - offset
-        if 0 <= grown < len(data):
-            data = data[len(data) - grown:]
-        return data, end, bool(overflow)

@@ -21,7 +21,7 @@ from typing import Any
 
 import requests
 
-from fleet.auth import hash_password
+from fleet.auth import hash_password, new_token
 from tests.support import free_port, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,6 +35,10 @@ OPERATOR_PASSWORD = secrets.token_urlsafe(12)
 USERS = [{'name': 'admin', 'role': 'admin', 'password_hash': hash_password(ADMIN_PASSWORD)},
          {'name': 'viewer', 'role': 'readonly', 'password_hash': hash_password(VIEWER_PASSWORD)},
          {'name': 'operator', 'role': 'operator', 'password_hash': hash_password(OPERATOR_PASSWORD)}]
+ADMIN_TOKEN, _ADMIN_TOKEN_HASH = new_token()
+READONLY_TOKEN, _READONLY_TOKEN_HASH = new_token()
+TOKENS = [{'name': 'ci', 'role': 'admin', 'token_hash': _ADMIN_TOKEN_HASH},
+          {'name': 'graphs', 'role': 'readonly', 'token_hash': _READONLY_TOKEN_HASH}]
 
 
 def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
@@ -178,8 +182,9 @@ class Fleet:
                       f'password_env = "{s.password_env}"', '']
         for name, members in self.groups.items():
             lines += ['[[groups]]', f'name = "{name}"', f'members = {members!r}'.replace("'", '"'), '']
-        for user in users or []:
-            lines += ['[[users]]', *(f'{k} = "{v}"' for k, v in user.items()), '']
+        for kind, entries in (('users', users or []), ('tokens', TOKENS)):
+            for entry in entries:
+                lines += [f'[[{kind}]]', *(f'{k} = "{v}"' for k, v in entry.items()), '']
         self.config.write_text('\n'.join(lines))
 
     def start(self) -> Fleet:
