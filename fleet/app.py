@@ -11,6 +11,7 @@ from pathlib import Path
 import tornado.web
 
 from fleet import audit, auth
+from fleet.alerts import Alerts
 from fleet.audit import AuditLog
 from fleet.config import Config, ConfigError, Server, Settings, load
 from fleet.handlers import ApiHandler
@@ -93,15 +94,18 @@ def reload_users(app: tornado.web.Application, settings: Settings) -> None:
 
 async def serve(settings: Settings) -> None:
     config = load(settings.config_path)
-    monitor = Monitor(config, {s.name: client_for(s) for s in config.servers})
+    alerts = Alerts(config.alerts)
+    monitor = Monitor(config, {s.name: client_for(s) for s in config.servers}, alerts)
     app = make_app(monitor, settings, users_of(config, settings))
     server = app.listen(settings.port, address=settings.host, idle_connection_timeout=60)
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_users, app, settings)
+    alerts.start()
     monitor.start()
     log.info('fleet dashboard on http://%s:%d, %d servers', settings.host, settings.port, len(config.servers))
     await stop_requested()
     server.stop()
     await monitor.stop()
+    await alerts.stop()
     app.settings['fleet_audit'].close()
     for client in monitor.clients.values():
         client.close()

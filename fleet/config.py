@@ -68,11 +68,20 @@ class Token:
 
 
 @dataclass(frozen=True)
+class AlertHook:
+    """A webhook that gets every alert and recovery as a JSON POST."""
+
+    url: str
+    attempts: int = 5  # tries per notice, 1 s apart and doubling
+
+
+@dataclass(frozen=True)
 class Config:
     servers: tuple[Server, ...]
     groups: tuple[Group, ...] = ()
     users: tuple[User, ...] = ()
     tokens: tuple[Token, ...] = ()
+    alerts: tuple[AlertHook, ...] = ()
     poll_interval: float = 1.0
     timeout: float = 1.5  # for status calls
     # A server shows as unreachable once its polls have failed for this long in a row (counted
@@ -163,11 +172,17 @@ def parse(raw: dict) -> Config:
         _role(token.role, f'token {token.name}')
         if not re.fullmatch(r'sha256\$[0-9a-f]{64}', token.token_hash):
             raise ValueError(f'token {token.name}: token_hash is not one `python -m fleet make-token` makes')
+    alerts = tuple(AlertHook(url=a['url'], attempts=a.get('attempts', AlertHook.attempts))
+                   for a in raw.get('alerts', []))
+    for hook in alerts:
+        attempts_ok = isinstance(hook.attempts, int) and 1 <= hook.attempts <= 20
+        if not re.match(r'https?://[^/]', hook.url) or not attempts_ok:
+            raise ValueError(f'alerts: url must be http(s)://..., attempts 1 to 20: {hook}')
     options = raw.get('fleet', {})
     unknown = set(options) - set(LIMITS)
     if unknown:
         raise ValueError(f'[fleet]: unknown options {", ".join(sorted(unknown))}')
-    return Config(servers=servers, groups=groups, users=users, tokens=tokens,
+    return Config(servers=servers, groups=groups, users=users, tokens=tokens, alerts=alerts,
                   **{key: _seconds(options, key) for key in LIMITS})
 
 

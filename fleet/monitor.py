@@ -20,6 +20,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet.alerts import Alerts
 from fleet.config import Config
 from fleet.rpc import Fault, Supervisor, Unreachable
 from fleet.sessions import hang_up
@@ -76,9 +77,10 @@ def whoami() -> tuple[str, str, int] | None:
 
 
 class Monitor:
-    def __init__(self, config: Config, clients: dict[str, Supervisor]):
+    def __init__(self, config: Config, clients: dict[str, Supervisor], alerts: Alerts | None = None):
         self.config = config
         self.clients = clients
+        self.alerts = alerts
         self.servers = {s.name: ServerState(s.name, s.url) for s in config.servers}
         self._pokes = {name: asyncio.Event() for name in self.servers}
         self._subscribers: set[asyncio.Queue] = set()
@@ -156,6 +158,8 @@ class Monitor:
             server.failing_since = None
             server.processes = {p.id: p for p in (self._record(name, info) for info in infos)}
         self._publish(server, *before)
+        for notice in self.alerts.observe(server) if self.alerts else ():
+            self._broadcast('alert', notice)
 
     def _record(self, server: str, info: dict[str, Any]) -> Process:
         running = info['statename'] == RUNNING
@@ -172,10 +176,14 @@ class Monitor:
         removed = [pid for pid in processes if pid not in server.processes]
         if summary == server.summary() and not changed and not removed:
             return
-        update = {'now': time.time(), 'server': server.summary(), 'changed': changed, 'removed': removed}
+        self._broadcast('update', {'now': time.time(), 'server': server.summary(), 'changed': changed,
+                                   'removed': removed})
+
+    def _broadcast(self, event: str, data: dict[str, Any]) -> None:
+        """To every event stream: (event name, data)."""
         for queue in list(self._subscribers):
             try:
-                queue.put_nowait(update)
+                queue.put_nowait((event, data))
             except asyncio.QueueFull:  # a stalled browser: drop it rather than grow without bound
                 self._subscribers.discard(queue)
                 hang_up(queue)  # the browser reconnects to a fresh snapshot

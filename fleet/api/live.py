@@ -17,7 +17,8 @@ KEEPALIVE = 15.0  # seconds; also how soon a closed browser is noticed
 
 
 class EventsApi(ApiHandler):
-    """Server-sent events: a ``snapshot`` first, then an ``update`` per change of a server."""
+    """Server-sent events: a ``snapshot`` first, then an ``update`` per change of a server, and
+    an ``alert`` per alert or recovery."""
 
     async def get(self) -> None:
         self.set_header('Content-Type', 'text/event-stream')
@@ -30,13 +31,13 @@ class EventsApi(ApiHandler):
             await self.flush()
             while True:
                 try:
-                    update = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                    item = await asyncio.wait_for(queue.get(), KEEPALIVE)
                 except TimeoutError:
                     self.write(': keep-alive\n\n')
                 else:
-                    if update is None:  # dropped for lagging (the browser reconnects), or logged out
+                    if item is None:  # dropped for lagging (the browser reconnects), or logged out
                         break
-                    self.event('update', update)
+                    self.event(*item)
                 await self.flush()
         except StreamClosedError:
             pass

@@ -51,6 +51,7 @@ function connect() {
     tick(data.now);
     if (serverChanged || added || data.removed.length || !patchRows(data.changed)) render();
   });
+  source.addEventListener('alert', (event) => notify.alert(JSON.parse(event.data)));
   source.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
   // EventSource reconnects by itself and then gets a fresh snapshot.
   source.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'live off'; };
@@ -69,6 +70,32 @@ function uptime(process) {
     .map((n, i) => (i ? String(n).padStart(2, '0') : String(n))).join(':');
   return days ? `${days}d ${hms}` : hms;
 }
+
+// --- alerts as browser notifications: opt-in, remembered by this browser ---------------------
+
+const notify = {
+  button: document.getElementById('notify'),
+  get on() {
+    return 'Notification' in window && localStorage.getItem('fleet-notify') === 'yes'
+      && Notification.permission === 'granted';
+  },
+  show() {
+    this.button.hidden = !('Notification' in window);
+    this.button.textContent = this.on ? 'Notifications on' : 'Notify me';
+  },
+  async toggle() {
+    if (this.on) localStorage.removeItem('fleet-notify');
+    else if (await Notification.requestPermission() === 'granted') localStorage.setItem('fleet-notify', 'yes');
+    this.show();
+  },
+  alert(notice) {
+    if (!this.on) return;
+    const title = notice.status === 'firing' ? `Fleet: ${notice.state}` : 'Fleet: recovered';
+    new Notification(title, {body: notice.text, tag: notice.process || notice.server});
+  },
+};
+notify.button.addEventListener('click', () => notify.toggle());
+notify.show();
 
 // --- rendering -------------------------------------------------------------------------------
 

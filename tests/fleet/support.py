@@ -6,6 +6,7 @@ Every process started here is ended by its stop(). Ports are free ones; waits po
 from __future__ import annotations
 
 import http.client
+import json
 import os
 import secrets
 import signal
@@ -157,7 +158,7 @@ class Fleet:
 
     def __init__(self, directory: Path, servers: list[Supervisord], groups: dict[str, list[str]],
                  users: list[dict] | None = USERS, env: dict[str, str] | None = None,
-                 options: dict[str, float] | None = None):
+                 options: dict[str, float] | None = None, extra: str = ''):
         self.dir = directory
         self.port = free_port()
         self.base = f'http://127.0.0.1:{self.port}'
@@ -166,6 +167,7 @@ class Fleet:
         self.options = {'poll_interval': 0.5, 'timeout': 1.0} if options is None else options
         self.groups = groups
         self.servers = servers
+        self.extra = extra  # more of the config file, as it is
         self.write_config(users)
         self.env = {**os.environ, 'FLEET_CONFIG': str(self.config), 'FLEET_PORT': str(self.port),
                     'FLEET_HOST': '127.0.0.1', 'FLEET_STATE_DIR': str(self.dir / 'state'),
@@ -185,7 +187,7 @@ class Fleet:
         for kind, entries in (('users', users or []), ('tokens', TOKENS)):
             for entry in entries:
                 lines += [f'[[{kind}]]', *(f'{k} = "{v}"' for k, v in entry.items()), '']
-        self.config.write_text('\n'.join(lines))
+        self.config.write_text('\n'.join(lines) + '\n' + self.extra)
 
     def start(self) -> Fleet:
         self.log = self.dir / 'fleet.log'
@@ -273,6 +275,39 @@ class SlowProxy:
     def miss(self, count: int, delay: float) -> None:
         with self._lock:
             self._misses = [delay] * count
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class WebhookReceiver:
+    """A local HTTP server that records the JSON POSTs it gets; answers 500 to the first `fail` ones."""
+
+    def __init__(self, fail: int = 0):
+        self.received: list[tuple[float, int, Any]] = []  # (when, answered status, body)
+        self.fail = fail
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
+                status = 500 if receiver.fail > 0 else 200
+                receiver.fail -= 1
+                receiver.received.append((time.monotonic(), status, body))
+                self.send_response(status)
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = f'http://127.0.0.1:{self.server.server_port}/hook'
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def delivered(self) -> list[Any]:
+        return [body for _, status, body in self.received if status == 200]
 
     def stop(self) -> None:
         self.server.shutdown()

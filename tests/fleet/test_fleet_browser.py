@@ -6,36 +6,19 @@ Set FLEET_SCREENSHOT=docs/fleet-groups.png to also save a screenshot of the grou
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
 
-from tests.fleet.support import ADMIN_PASSWORD, ROOT
+from tests.fleet.support import ROOT
 
 sync_api = pytest.importorskip('playwright.sync_api')
-CHROMIUM = '/usr/bin/chromium'
-ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync']
-WAIT = 10_000  # ms: the longest any step may take
 
 
 @pytest.fixture(scope='module')
-def page(fleet):
-    if not shutil.which(CHROMIUM):
-        pytest.skip('chromium is not installed (make browser)')
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            page = browser.new_page(viewport={'width': 1280, 'height': 900})
-            page.set_default_timeout(WAIT)
-            page.goto(f'{fleet.base}/groups')
-            page.fill('input[name=username]', 'admin')
-            page.fill('input[name=password]', ADMIN_PASSWORD)
-            page.click('button[type=submit]')
-            page.wait_for_url(f'{fleet.base}/groups')
-            yield page
-        finally:
-            browser.close()
+def page(fleet, open_page):
+    page = open_page(fleet)
+    yield page
+    page.context.close()
 
 
 def test_servers_view_shows_both_hosts(page, fleet):
