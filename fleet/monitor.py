@@ -17,6 +17,7 @@ import dataclasses
 import logging
 import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ log = logging.getLogger('fleet')
 
 RUNNING = 'RUNNING'
 QUEUE_SIZE = 100  # updates a browser may lag behind before it is dropped (it then reconnects)
+HISTORY = 300  # polls of CPU and memory kept per server: 5 minutes at the default interval
+STATS_CALL = ('fleet.getStats', ())  # servers without the extension answer UNKNOWN_METHOD
 
 
 @dataclass(frozen=True)
@@ -45,14 +48,19 @@ class Process:
     description: str
     fleet_groups: tuple[str, ...]
     dashboard: bool = False  # this is the dashboard itself: stopping it would end the page
+    # From the fleet RPC extension (fleet/rpcinterface.py), with children; None without it.
+    cpu: float | None = None  # percent of one core
+    rss_kb: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     def comparable(self) -> Process:
-        # A running process's description and start time move every second ("uptime 0:00:07");
-        # they are not changes worth a push.
-        return dataclasses.replace(self, description='', started_at=None) if self.state == RUNNING else self
+        # A running process's description and start time move every second ("uptime 0:00:07"),
+        # and so do its figures (they go out as `stats` events): not changes worth a push.
+        if self.state == RUNNING:
+            return dataclasses.replace(self, description='', started_at=None, cpu=None, rss_kb=None)
+        return dataclasses.replace(self, cpu=None, rss_kb=None)
 
 
 @dataclass
@@ -64,6 +72,8 @@ class ServerState:
     state: str | None = None  # supervisord's own: RUNNING, RESTARTING, SHUTDOWN...
     failing_since: float | None = None  # dashboard clock: start of the first of the failed polls in a row
     processes: dict[str, Process] = field(default_factory=dict)
+    # [time, CPU %, RSS KiB] of all its processes, one per poll, for the sparklines.
+    history: deque[list[float]] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
     def summary(self) -> dict[str, Any]:
         return {'name': self.name, 'url': self.url, 'reachable': self.reachable, 'error': self.error,
@@ -114,7 +124,8 @@ class Monitor:
                 'groups': [{'name': g.name, 'members': list(g.members),
                             'servers': [s.name for s in self.group_servers(g.name)]}
                            for g in self.config.groups],
-                'processes': [p.to_json() for p in self.processes()]}
+                'processes': [p.to_json() for p in self.processes()],
+                'history': {s.name: list(s.history) for s in self.servers.values() if s.history}}
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
@@ -139,9 +150,10 @@ class Monitor:
         server = self.servers[name]
         before = (server.summary(), {pid: p.comparable() for pid, p in server.processes.items()})
         started = time.time()
+        measured = False
         try:
-            state, infos = await self.clients[name].multicall(
-                [('supervisor.getState', ()), ('supervisor.getAllProcessInfo', ())],
+            state, infos, stats = await self.clients[name].multicall(
+                [('supervisor.getState', ()), ('supervisor.getAllProcessInfo', ()), STATS_CALL],
                 timeout=self.config.timeout)
             for answer in (state, infos):
                 if isinstance(answer, Fault):  # e.g. SHUTDOWN_STATE: it is going away
@@ -156,20 +168,33 @@ class Monitor:
         else:
             server.reachable, server.error, server.state = True, None, state['statename']
             server.failing_since = None
-            server.processes = {p.id: p for p in (self._record(name, info) for info in infos)}
+            measured = isinstance(stats, list)  # else a Fault: no extension on that server
+            figures = {(s['group'], s['name'], s['pid']): s for s in stats} if measured else {}
+            server.processes = {p.id: p for p in (self._record(name, info, figures) for info in infos)}
         self._publish(server, *before)
+        if measured:
+            self._publish_stats(server)
         for notice in self.alerts.observe(server) if self.alerts else ():
             self._broadcast('alert', notice)
 
-    def _record(self, server: str, info: dict[str, Any]) -> Process:
+    def _record(self, server: str, info: dict[str, Any], figures: dict[tuple, dict]) -> Process:
         running = info['statename'] == RUNNING
+        figure = figures.get((info['group'], info['name'], info['pid']), {})
         return Process(
             id=f'{server}:{info["group"]}:{info["name"]}', server=server,
             group=info['group'], name=info['name'], state=info['statename'], pid=info['pid'] or None,
             started_at=time.time() - (info['now'] - info['start']) if running else None,
             exitstatus=info['exitstatus'], spawnerr=info['spawnerr'], description=info['description'],
             fleet_groups=self.config.groups_of(server, info['group'], info['name']),
-            dashboard=self._me == (info['group'], info['name'], info['pid']))
+            dashboard=self._me == (info['group'], info['name'], info['pid']),
+            cpu=figure['cpu'] if figure.get('cpu', -1) >= 0 else None, rss_kb=figure.get('rss_kb'))
+
+    def _publish_stats(self, server: ServerState) -> None:
+        measured = [p for p in server.processes.values() if p.rss_kb is not None]
+        point = [time.time(), round(sum(p.cpu or 0 for p in measured), 1), sum(p.rss_kb for p in measured)]
+        server.history.append(point)
+        self._broadcast('stats', {'server': server.name, 'host': point,
+                                  'processes': {p.id: [p.cpu, p.rss_kb] for p in measured}})
 
     def _publish(self, server: ServerState, summary: dict, processes: dict[str, Process]) -> None:
         changed = [p.to_json() for pid, p in server.processes.items() if processes.get(pid) != p.comparable()]

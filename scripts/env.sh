@@ -30,6 +30,11 @@ export_default() { [ -n "${!1:-}" ] || export "$1=$2"; }
 export_default BROKER_URL 'amqp://guest:guest@127.0.0.1:5672//'
 export_default RESULT_BACKEND 'redis://127.0.0.1:6379/0'
 export_default VENV_BIN "$ROUTE_CHECK_HOME/.venv/bin"
+# supervisord imports the fleet dashboard's RPC extension (fleet/rpcinterface.py) from here.
+case ":${PYTHONPATH:-}:" in
+  *":$ROUTE_CHECK_HOME:"*) ;;
+  *) export PYTHONPATH="$ROUTE_CHECK_HOME${PYTHONPATH:+:$PYTHONPATH}" ;;
+esac
 export_default WEB_HOST 127.0.0.1
 export_default WEB_PORT 8889
 export_default WEB_PROCESSES "$(nproc)"

@@ -28,7 +28,8 @@ class ServerApi(ApiHandler):
         if server is None:
             raise tornado.web.HTTPError(404, f'no such server: {name}')
         self.finish({'now': time.time(), 'server': server.summary(),
-                     'processes': [p.to_json() for p in server.processes.values()]})
+                     'processes': [p.to_json() for p in server.processes.values()],
+                     'history': list(server.history)})
 
 
 class GroupsApi(ApiHandler):

@@ -11,7 +11,8 @@ const xsrf = document.querySelector('meta[name="xsrf-token"]').content;
 const TAIL_EVERY = 1000;  // ms between log polls
 const TAIL_KEEP = 200000;  // characters of log kept on screen
 
-const fleet = {servers: {}, groups: [], processes: {}, clockOffset: 0};
+const HISTORY = 300;  // points per host sparkline: 5 minutes of polls at the default interval
+const fleet = {servers: {}, groups: [], processes: {}, history: {}, clockOffset: 0};
 const selected = new Set();
 
 function el(tag, attrs = {}, ...children) {
@@ -38,9 +39,11 @@ function connect() {
     fleet.servers = Object.fromEntries(data.servers.map((s) => [s.name, s]));
     fleet.groups = data.groups;
     fleet.processes = Object.fromEntries(data.processes.map((p) => [p.id, p]));
+    fleet.history = data.history;
     tick(data.now);
     render();
   });
+  source.addEventListener('stats', (event) => showStats(JSON.parse(event.data)));
   source.addEventListener('update', (event) => {
     const data = JSON.parse(event.data);
     const serverChanged = JSON.stringify(fleet.servers[data.server.name]) !== JSON.stringify(data.server);
@@ -69,6 +72,54 @@ function uptime(process) {
   const hms = [Math.floor(seconds / 3600), Math.floor(seconds / 60) % 60, seconds % 60]
     .map((n, i) => (i ? String(n).padStart(2, '0') : String(n))).join(':');
   return days ? `${days}d ${hms}` : hms;
+}
+
+// --- CPU and memory (servers with the fleet RPC extension) ----------------------------------
+
+function cpuText(cpu) { return cpu === null || cpu === undefined ? '' : `${cpu.toFixed(1)}%`; }
+function memText(kb) { return kb === null || kb === undefined ? '' : `${(kb / 1024).toFixed(kb < 10240 ? 1 : 0)} MB`; }
+
+function sparkline(values, label) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 100 20');
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', label);
+  const top = Math.max(...values, 1e-9);
+  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+  line.setAttribute('points', values.map((v, i) =>
+    `${(100 * i / Math.max(values.length - 1, 1)).toFixed(1)},${(19 - 18 * v / top).toFixed(1)}`).join(' '));
+  svg.append(line);
+  return svg;
+}
+
+// A host's total CPU and memory now, with sparklines of the last minutes.
+function hostStats(name) {
+  const points = fleet.history[name] || [];
+  if (!points.length) return null;
+  const [, cpu, kb] = points[points.length - 1];
+  return el('span', {class: 'host-stats', 'data-host-stats': name},
+    `CPU ${cpuText(cpu)}`, sparkline(points.map((p) => p[1]), `CPU of ${name}, last minutes`),
+    `memory ${memText(kb)}`, sparkline(points.map((p) => p[2]), `memory of ${name}, last minutes`));
+}
+
+function showStats(data) {
+  const points = fleet.history[data.server] || (fleet.history[data.server] = []);
+  points.push(data.host);
+  if (points.length > HISTORY) points.shift();
+  for (const [id, [cpu, kb]] of Object.entries(data.processes)) {
+    const p = fleet.processes[id];
+    if (!p) continue;
+    p.cpu = cpu;
+    p.rss_kb = kb;
+    for (const cell of document.querySelectorAll(`td.cpu[data-id="${CSS.escape(id)}"]`)) cell.textContent = cpuText(cpu);
+    for (const cell of document.querySelectorAll(`td.mem[data-id="${CSS.escape(id)}"]`)) cell.textContent = memText(kb);
+  }
+  const shown = document.querySelector(`[data-host-stats="${CSS.escape(data.server)}"]`);
+  const header = document.querySelector(`section[data-server="${CSS.escape(data.server)}"] > header`);
+  const fresh = hostStats(data.server);
+  if (shown) shown.replaceWith(fresh);
+  else if (header) header.querySelector('.badge')?.after(fresh);
 }
 
 // --- alerts as browser notifications: opt-in, remembered by this browser ---------------------
@@ -176,6 +227,7 @@ function renderServers() {
         el('h2', {}, server.name),
         el('span', {class: 'muted'}, server.url),
         serverBadge(server),
+        hostStats(server.name),
         actionButtons('servers', server.name),
         mayManage ? el('button', {'data-update': server.name}, 'reread & update') : null),
       server.reachable ? processTable(processes, false) : null);
@@ -207,9 +259,9 @@ function processTable(processes, showServer) {
     render();
   });
   const head = el('tr', {}, el('th', {}, all), showServer ? el('th', {}, 'Server') : null,
-    ...['Process', 'State', 'Uptime', 'PID', 'Exit', 'Description', ''].map((t) => el('th', {}, t)));
+    ...['Process', 'State', 'Uptime', 'PID', 'CPU', 'Memory', 'Exit', 'Description', ''].map((t) => el('th', {}, t)));
   const rows = processes.map((p) => processRow(p, showServer));
-  if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 9, class: 'empty'}, 'No processes.')));
+  if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 11, class: 'empty'}, 'No processes.')));
   return el('table', {class: 'processes', 'data-show-server': showServer ? 'yes' : 'no'},
     el('thead', {}, head), el('tbody', {}, ...rows));
 }
@@ -227,6 +279,8 @@ function processRow(p, showServer) {
     el('td', {}, el('span', {class: `state ${p.state}`}, p.state)),
     el('td', {class: 'uptime', 'data-id': p.id}, uptime(p)),
     el('td', {class: 'pid'}, p.pid ? String(p.pid) : ''),
+    el('td', {class: 'cpu', 'data-id': p.id}, cpuText(p.cpu)),
+    el('td', {class: 'mem', 'data-id': p.id}, memText(p.rss_kb)),
     // supervisor records an exit status only for a run that got past startsecs.
     el('td', {class: 'exit'}, p.state === 'EXITED' || p.state === 'STOPPED' ? String(p.exitstatus) : ''),
     el('td', {class: 'description'}, why,

@@ -70,7 +70,7 @@ class TimeoutTransport(xmlrpc.client.Transport):
 class Supervisord:
     """One supervisord with an inet_http_server on a free port, login required."""
 
-    def __init__(self, directory: Path, name: str, programs: dict[str, str]):
+    def __init__(self, directory: Path, name: str, programs: dict[str, str], stats: bool = False):
         self.dir = directory / name
         self.dir.mkdir()
         self.name = name
@@ -80,11 +80,16 @@ class Supervisord:
         self.password_env = f'FLEET_TEST_{name.upper()}_PASSWORD'
         self.conf = self.dir / 'supervisord.conf'
         self.programs = dict(programs)
+        self.stats = stats  # load the fleet extension (fleet/rpcinterface.py): CPU and memory
         self.proc: subprocess.Popen | None = None
         self.write_config()
 
     def write_config(self) -> None:
-        sections = '\n\n'.join(f'[{header}]\n{body}' for header, body in self.programs.items())
+        programs = dict(self.programs)
+        if self.stats:
+            factory = 'fleet.rpcinterface:make_fleet_rpcinterface'
+            programs['rpcinterface:fleet'] = f'supervisor.rpcinterface_factory = {factory}'
+        sections = '\n\n'.join(f'[{header}]\n{body}' for header, body in programs.items())
         self.conf.write_text(f"""
 [inet_http_server]
 port=127.0.0.1:{self.port}
@@ -113,8 +118,10 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
 
     def launch(self) -> Supervisord:
         with open(self.dir / 'stdout.log', 'ab') as log:
+            # PYTHONPATH: so that supervisord can import the fleet extension, as scripts/env.sh has it.
             self.proc = subprocess.Popen([BIN / 'supervisord', '-n', '-c', self.conf], stdout=log,
-                                         stderr=subprocess.STDOUT, start_new_session=True)
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         env={**os.environ, 'PYTHONPATH': str(ROOT)})
         return self
 
     def wait_ready(self) -> Supervisord:
