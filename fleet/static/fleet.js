@@ -259,7 +259,8 @@ function processTable(processes, showServer) {
     render();
   });
   const head = el('tr', {}, el('th', {}, all), showServer ? el('th', {}, 'Server') : null,
-    ...['Process', 'State', 'Uptime', 'PID', 'CPU', 'Memory', 'Exit', 'Description', ''].map((t) => el('th', {}, t)));
+    ...['Process', 'State', 'Uptime', 'PID', 'CPU', 'Memory', 'Exit', 'Description', '']
+      .map((t) => el('th', {class: `col-${t.toLowerCase() || 'actions'}`}, t)));
   const rows = processes.map((p) => processRow(p, showServer));
   if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 11, class: 'empty'}, 'No processes.')));
   return el('table', {class: 'processes', 'data-show-server': showServer ? 'yes' : 'no'},

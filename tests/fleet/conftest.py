@@ -98,7 +98,7 @@ def browser() -> Iterator[Any]:
 def open_page(browser: Any) -> Callable[..., Any]:
     """A new page of its own browser context (kwargs: Playwright's context options), logged in as admin."""
     def open_(fleet: Fleet, **context: Any) -> Any:
-        page = browser.new_context(viewport={'width': 1280, 'height': 900}, **context).new_page()
+        page = browser.new_context(**{'viewport': {'width': 1280, 'height': 900}, **context}).new_page()
         page.set_default_timeout(BROWSER_WAIT)
         page.goto(f'{fleet.base}/groups')
         page.fill('input[name=username]', 'admin')

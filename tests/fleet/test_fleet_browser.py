@@ -9,6 +9,7 @@ import os
 
 import pytest
 
+from tests.browser import screenshot_path
 from tests.fleet.support import ROOT
 
 sync_api = pytest.importorskip('playwright.sync_api')
@@ -117,3 +118,23 @@ def test_signal_menu_and_the_audit_view(page, fleet):
     sync_api.expect(first).to_contain_text('alpha:celery:celery')
     page.fill('input[data-audit-filter="action"]', 'no such action')
     sync_api.expect(page.locator('table.audit tbody')).to_have_text('Nothing recorded.')
+
+
+@pytest.mark.parametrize(('name', 'context'), [
+    ('fleet-phone.png', {'viewport': {'width': 375, 'height': 740}, 'is_mobile': True}),
+    ('fleet-dark.png', {'color_scheme': 'dark'}),
+])
+def test_phones_and_dark_mode(fleet, open_page, tmp_path, name, context):
+    """Set SCREENSHOT_DIR=docs to refresh the screenshots in docs/."""
+    page = open_page(fleet, **context)
+    try:
+        page.goto(f'{fleet.base}/servers')
+        sync_api.expect(page.locator('section[data-server="alpha"] header .badge')).to_have_text('RUNNING')
+        # Nothing wider than the screen: wide tables scroll inside their cards.
+        assert page.evaluate('document.documentElement.scrollWidth') <= page.viewport_size['width']
+        background = page.evaluate('getComputedStyle(document.body).backgroundColor')
+        dark = sum(int(c) for c in background[4:-1].split(',')[:3]) < 150
+        assert dark is (context.get('color_scheme') == 'dark'), background
+        page.screenshot(path=str(screenshot_path(tmp_path, name)))
+    finally:
+        page.context.close()
