@@ -12,7 +12,9 @@ from fleet.audit import AuditLog, Entry
 from fleet.auth import token_hash
 from fleet.config import Config, User
 from fleet.monitor import Monitor
+from fleet.rpc import Supervisor
 from fleet.sessions import Sessions
+from fleet.tail import STREAMS
 
 SESSION_COOKIE = 'fleet_session'
 SESSION_DAYS = 1
@@ -104,6 +106,20 @@ class ApiHandler(BaseHandler):
         # anything else is a bug, answered with the reason phrase only.
         message = exc.log_message if isinstance(exc, tornado.web.HTTPError) and exc.log_message else None
         self.finish({'error': message or self._reason})
+
+    def process_client(self, pid: str) -> tuple[str, str, Supervisor]:
+        """server, group:name and the server's client for a process id; 404 for an unknown server."""
+        server, _, name = pid.partition(':')
+        client = self.monitor.clients.get(server)
+        if client is None or not name:
+            raise tornado.web.HTTPError(404, f'no such process: {pid}')
+        return server, name, client
+
+    def stream_argument(self) -> str:
+        stream = self.get_argument('stream', 'stdout')
+        if stream not in STREAMS:
+            raise tornado.web.HTTPError(400, 'stream must be stdout or stderr')
+        return stream
 
     def json_body(self) -> dict[str, Any]:
         try:

@@ -6,6 +6,7 @@ from fleet.actions import ACTIONS
 from fleet.api.audit import AuditApi
 from fleet.api.control import ActionApi, SignalApi, UpdateApi
 from fleet.api.live import EventsApi, TailApi
+from fleet.api.logs import ClearLogApi, DownloadLogApi, MainLogApi
 from fleet.api.status import GroupApi, GroupsApi, MeApi, ProcessesApi, ServerApi, ServersApi
 from fleet.views import DashboardPage, LoginPage, LogoutPage
 
@@ -27,6 +28,9 @@ urls = [
     url(rf'/api/groups/{NAME}', GroupApi),
     url(r'/api/processes', ProcessesApi),
     url(rf'/api/processes/{NAME}/tail', TailApi),
+    url(rf'/api/processes/{NAME}/log', DownloadLogApi),
+    url(rf'/api/processes/{NAME}/clear', ClearLogApi),
+    url(rf'/api/servers/{NAME}/log', MainLogApi),
     url(rf'/api/actions/({"|".join(ACTIONS)})', ActionApi),
     url(r'/api/actions/signal', SignalApi),
     url(r'/api/audit', AuditApi),

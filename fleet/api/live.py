@@ -11,7 +11,7 @@ from tornado.iostream import StreamClosedError
 
 from fleet.handlers import ApiHandler
 from fleet.rpc import Fault, ServerError, Unreachable, fault_name
-from fleet.tail import STREAMS, read_since
+from fleet.tail import read_since
 
 KEEPALIVE = 15.0  # seconds; also how soon a closed browser is noticed
 
@@ -57,13 +57,8 @@ class TailApi(ApiHandler):
     """
 
     async def get(self, pid: str) -> None:
-        server, _, name = pid.partition(':')
-        client = self.monitor.clients.get(server)
-        stream = self.get_argument('stream', 'stdout')
-        if client is None or not name:
-            raise tornado.web.HTTPError(404, f'no such process: {pid}')
-        if stream not in STREAMS:
-            raise tornado.web.HTTPError(400, 'stream must be stdout or stderr')
+        server, name, client = self.process_client(pid)
+        stream = self.stream_argument()
         try:
             offset = max(0, int(self.get_argument('offset', '0')))
         except ValueError:

@@ -229,7 +229,8 @@ function renderServers() {
         serverBadge(server),
         hostStats(server.name),
         actionButtons('servers', server.name),
-        mayManage ? el('button', {'data-update': server.name}, 'reread & update') : null),
+        mayManage ? el('button', {'data-update': server.name}, 'reread & update') : null,
+        el('button', {'data-main-log': server.name}, 'supervisord log')),
       server.reachable ? processTable(processes, false) : null);
   });
 }
@@ -365,6 +366,8 @@ document.addEventListener('click', (event) => {
     update(button.dataset.update, button);
   } else if (button.dataset.tail) {
     tail.open(button.dataset.tail);
+  } else if (button.dataset.mainLog) {
+    tail.openMain(button.dataset.mainLog);
   }
 });
 document.getElementById('results-close').addEventListener('click', () => {
@@ -379,18 +382,48 @@ const tail = {
   status: document.getElementById('tail-status'),
   stream: document.getElementById('tail-stream'),
 
+  search: document.getElementById('tail-search'),
+  found: document.getElementById('tail-found'),
+
   open(id) {
     this.id = id;
     this.restart();
-    document.getElementById('tail-id').textContent = id;
+    this.show(id);
+  },
+  show(title) {
+    document.getElementById('tail-id').textContent = title;
     document.getElementById('tail').hidden = false;
     document.getElementById('tail').scrollIntoView({block: 'nearest'});
+  },
+  // supervisord's own log: its end, once (it has no offsets to follow).
+  async openMain(server) {
+    this.close();
+    this.show(`supervisord on ${server}`);
+    try {
+      this.text.textContent = (await api('GET', `/api/servers/${encodeURIComponent(server)}/log`)).text;
+      this.status.textContent = '';
+    } catch (error) {
+      this.status.textContent = error.message;
+    }
+    this.filter();
+  },
+  // Only the lines with the searched text, while there is one.
+  filter() {
+    const query = this.search.value.toLowerCase();
+    this.found.hidden = !query;
+    this.text.hidden = Boolean(query);
+    if (query) {
+      this.found.textContent = this.text.textContent.split('\n')
+        .filter((line) => line.toLowerCase().includes(query)).join('\n');
+    }
   },
   restart() {
     clearTimeout(this.timer);
     this.generation += 1;  // answers to polls of a previous process or stream are dropped
     this.offset = 0;
     this.text.textContent = '';
+    document.getElementById('tail-download').href =
+      `/api/processes/${encodeURIComponent(this.id)}/log?stream=${this.stream.value}`;
     this.poll(this.generation);
   },
   close() {
@@ -414,6 +447,7 @@ const tail = {
       }
       this.offset = data.offset;
       this.status.textContent = 'following';
+      if (data.text) this.filter();
     } catch (error) {
       if (generation !== this.generation) return;
       this.status.textContent = error.message;
@@ -422,6 +456,16 @@ const tail = {
   },
 };
 tail.stream.addEventListener('change', () => tail.restart());
+tail.search.addEventListener('input', () => tail.filter());
+document.getElementById('tail-clear')?.addEventListener('click', async () => {
+  if (!tail.id || !confirm(`clear the logs of ${tail.id}?`)) return;
+  try {
+    await api('POST', `/api/processes/${encodeURIComponent(tail.id)}/clear`);
+    tail.restart();
+  } catch (error) {
+    tail.status.textContent = error.message;
+  }
+});
 document.getElementById('tail-close').addEventListener('click', () => tail.close());
 
 // --- audit log (admins) ----------------------------------------------------------------------

@@ -38,8 +38,9 @@ def supervisors(tmp_path_factory: pytest.TempPathFactory, queue: str) -> Iterato
         'program:two': sleeper(),
         'group:pair': 'programs=one,two',
         'program:celery': celery_worker(queue),
-        # 80 000 bytes of two-byte characters: a 64 KiB window from the end starts mid-character.
-        'program:accents': sleeper(command=f'{PY} -c "print(chr(233) * 40000, flush=True); '
+        # 'x' then 300 000 bytes of two-byte characters: a 64 KiB window from the end, and the
+        # 256 KiB chunks of a download, start inside a character.
+        'program:accents': sleeper(command=f'{PY} -c "print(chr(120) + chr(233) * 150000, flush=True); '
                                            f'import time; time.sleep(100000)"',
                                    environment='PYTHONIOENCODING="utf-8"'),
     })

@@ -128,7 +128,12 @@ def test_log_tail_follows_with_offsets(fleet, admin):
 def test_log_tail_after_a_rotation_starts_at_the_new_file(fleet, admin, supervisors):
     path = '/api/processes/alpha:ticker:ticker/tail'
     before = wait_until(lambda: (r := fleet.get(admin, path)) and r['offset'] > 300 and r, 30, 'some log')
-    supervisors['alpha'].rpc.clearProcessLogs('ticker')  # as a rotation does: a new, shorter file
+    # Clearing (admins) makes a new, shorter file, as a rotation does.
+    cleared = fleet.post(admin, '/api/processes/alpha:ticker:ticker/clear')
+    assert cleared.json() == {'process': 'alpha:ticker:ticker', 'ok': True}
+    [entry] = fleet.get(admin, '/api/audit', params={'action': 'clear log', 'limit': 1})['entries']
+    assert entry['target'] == 'alpha:ticker:ticker'
+
     def since_before() -> dict:
         answer = fleet.get(admin, path, params={'offset': before['offset']})
         return answer if answer['text'] else {}
@@ -142,7 +147,22 @@ def test_log_tail_after_a_rotation_starts_at_the_new_file(fleet, admin, supervis
 def test_log_tail_of_a_window_starting_inside_a_character(fleet, admin):
     tail = wait_until(lambda: fleet.get(admin, '/api/processes/alpha:accents:accents/tail'), 10, 'the log')
     text = tail['text'].strip()
-    assert len(text) > 30000 and set(text) == {'\u00e9'} and tail['offset'] == 80001
+    assert len(text) > 30000 and set(text) == {'\u00e9'} and tail['offset'] == 300002
+
+
+def test_download_a_whole_log_in_chunks(fleet, admin):
+    response = admin.get(f'{fleet.base}/api/processes/alpha:accents:accents/log', timeout=10)
+    assert response.status_code == 200 and response.headers['X-Fleet-Log-Skipped'] == '0'
+    assert 'attachment' in response.headers['Content-Disposition']
+    assert response.content.decode() == 'x' + '\u00e9' * 150000 + '\n'
+    gone = admin.get(f'{fleet.base}/api/processes/alpha:nope:nope/log', timeout=5)
+    assert gone.status_code == 404 and 'BAD_NAME' in gone.json()['error']
+
+
+def test_supervisords_own_log(fleet, admin):
+    text = fleet.get(admin, '/api/servers/alpha/log')['text']
+    assert 'supervisord started' in text and 'spawned:' in text
+    assert admin.get(f'{fleet.base}/api/servers/nope/log', timeout=5).status_code == 404
 
 
 def test_signals_reach_the_process_and_are_refused_for_bad_names(fleet, admin):

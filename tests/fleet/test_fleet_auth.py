@@ -83,6 +83,7 @@ def test_operator_starts_stops_and_restarts_but_nothing_else(fleet, supervisors)
         response = fleet.post(operator, path, body)
         assert response.status_code == 403, path
         assert response.json() == {'error': 'operators may start, stop and restart only'}
+    assert fleet.post(operator, '/api/processes/beta:web:web/clear').status_code == 403
     assert operator.get(f'{fleet.base}/api/audit', timeout=5).status_code == 403
     assert supervisors['beta'].info('web')['pid'] == pid
     page = operator.get(f'{fleet.base}/groups', timeout=5).text

@@ -64,6 +64,14 @@ def test_live_log_tail(page, fleet):
     first = tail.inner_text().strip().splitlines()[-1]
     next_number = int(first.split()[-1]) + 3
     sync_api.expect(tail).to_contain_text(f'fleet tick {next_number}\n')  # new lines keep arriving
+    page.fill('#tail-search', f'tick {next_number}')
+    sync_api.expect(page.locator('#tail-found')).to_have_text(f'fleet tick {next_number}')
+    page.fill('#tail-search', '')
+    download = page.locator('#tail-download').get_attribute('href')
+    assert download == '/api/processes/alpha%3Aticker%3Aticker/log?stream=stdout'
+    page.goto(f'{fleet.base}/servers')
+    page.click('button[data-main-log="alpha"]')
+    sync_api.expect(page.locator('#tail-text')).to_contain_text('supervisord started')
 
 
 def test_selection_and_update_buttons(page, fleet):
