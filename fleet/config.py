@@ -88,6 +88,9 @@ class Config:
     # from the start of the first failed poll, and at least two polls): one slow answer is no outage.
     unreachable_after: float = 3.0
     action_timeout: float = 60.0  # start/stop wait for the programs (stopwaitsecs, startsecs)
+    # SSO through a reverse proxy on this machine: the header naming the logged-in user. Off (None)
+    # by default; believed only from loopback peers, and only for users of the config.
+    trusted_user_header: str | None = None
 
     def groups_of(self, server: str, group: str, name: str) -> tuple[str, ...]:
         """The fleet groups a process belongs to: the one place membership is decided."""
@@ -178,12 +181,15 @@ def parse(raw: dict) -> Config:
         attempts_ok = isinstance(hook.attempts, int) and 1 <= hook.attempts <= 20
         if not re.match(r'https?://[^/]', hook.url) or not attempts_ok:
             raise ValueError(f'alerts: url must be http(s)://..., attempts 1 to 20: {hook}')
-    options = raw.get('fleet', {})
+    options = dict(raw.get('fleet', {}))
+    header = options.pop('trusted_user_header', None)
+    if header is not None and not (isinstance(header, str) and re.fullmatch(r'[A-Za-z0-9-]+', header)):
+        raise ValueError(f'[fleet] trusted_user_header must be a header name, got {header!r}')
     unknown = set(options) - set(LIMITS)
     if unknown:
         raise ValueError(f'[fleet]: unknown options {", ".join(sorted(unknown))}')
     return Config(servers=servers, groups=groups, users=users, tokens=tokens, alerts=alerts,
-                  **{key: _seconds(options, key) for key in LIMITS})
+                  trusted_user_header=header, **{key: _seconds(options, key) for key in LIMITS})
 
 
 # Each [fleet] option's allowed range, in seconds: outside it the dashboard would hammer the

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import time
 from typing import Any
@@ -25,6 +26,14 @@ CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self';
        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
 
+def from_loopback(address: str) -> bool:
+    """A peer on this machine: the only place a proxy's user header can be believed from."""
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
 class BaseHandler(tornado.web.RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header('Content-Security-Policy', CSP)
@@ -36,6 +45,9 @@ class BaseHandler(tornado.web.RequestHandler):
         bearer = self.bearer_token
         if bearer is not None:  # scripts: an API token, no cookies
             return self.settings['fleet_tokens'].get(token_hash(bearer))
+        header = self.config.trusted_user_header
+        if header and header in self.request.headers and from_loopback(self.request.remote_ip):
+            return self.users.get(self.request.headers[header])  # the SSO proxy vouches for the name
         token = self.session_token
         # Looked up on every request: an ended session, or a user removed or changed, is out at once.
         return self.sessions.user(token, self.users) if token else None

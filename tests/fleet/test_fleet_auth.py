@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from fleet import auth, config
+from fleet.handlers import from_loopback
 from tests.fleet.support import (
     ADMIN_PASSWORD,
     OPERATOR_PASSWORD,
@@ -226,3 +227,24 @@ def test_an_empty_cookie_secret_file_is_refused(tmp_path, supervisors):
     (tmp_path / auth.COOKIE_SECRET_FILE).write_text('\n')
     with pytest.raises(config.ConfigError, match='no usable secret'):
         auth.cookie_secret(tmp_path)
+
+
+def test_a_trusted_proxy_header_logs_in_configured_users_only_when_enabled(fleet, fleet_factory, supervisors):
+    # Off by default: the shared dashboard ignores the header.
+    plain = requests.get(f'{fleet.base}/api/me', headers={'X-Remote-User': 'admin'}, timeout=5)
+    assert plain.status_code == 401
+    sso = fleet_factory([supervisors['beta']], options={'trusted_user_header': '"X-Remote-User"'})
+    me = requests.get(f'{sso.base}/api/me', headers={'X-Remote-User': 'viewer'}, timeout=5).json()
+    assert (me['user'], me['role']) == ('viewer', 'readonly')
+    stranger = requests.get(f'{sso.base}/api/me', headers={'X-Remote-User': 'mallory'}, timeout=5)
+    assert stranger.status_code == 401
+    assert requests.get(f'{sso.base}/api/me', timeout=5).status_code == 401
+    with pytest.raises(ValueError, match='trusted_user_header'):
+        config.parse({'servers': [{'name': 'a', 'url': 'http://x/RPC2'}],
+                      'fleet': {'trusted_user_header': 'a b'}})
+
+
+@pytest.mark.parametrize(('address', 'trusted'), [('127.0.0.1', True), ('::1', True), ('127.9.9.9', True),
+                                                   ('10.0.0.5', False), ('198.18.0.1', False), ('', False)])
+def test_only_loopback_peers_are_trusted_proxies(address, trusted):
+    assert from_loopback(address) is trusted
