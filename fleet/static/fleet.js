@@ -295,7 +295,9 @@ function processRow(p, showServer) {
 function updateSelection() {
   document.getElementById('selection').textContent =
     selected.size ? `${selected.size} selected` : 'No process selected';
-  for (const button of document.querySelectorAll('[data-selection]')) button.disabled = !selected.size;
+  for (const button of document.querySelectorAll('[data-selection], [data-tail-selection]')) {
+    button.disabled = !selected.size;
+  }
 }
 
 // --- actions ---------------------------------------------------------------------------------
@@ -366,6 +368,8 @@ document.addEventListener('click', (event) => {
     update(button.dataset.update, button);
   } else if (button.dataset.tail) {
     tail.open(button.dataset.tail);
+  } else if (button.dataset.tailSelection !== undefined) {
+    multi.open([...selected].sort());
   } else if (button.dataset.mainLog) {
     tail.openMain(button.dataset.mainLog);
   }
@@ -376,12 +380,45 @@ document.getElementById('results-close').addEventListener('click', () => {
 
 // --- log tail --------------------------------------------------------------------------------
 
+// Follows one log (a process's stdout or stderr) into a <pre>, polling the tail API.
+class Follower {
+  constructor(id, stream, text, onStatus, onText) {
+    Object.assign(this, {id, stream, text, onStatus, onText, offset: 0, timer: null, stopped: false});
+    this.poll();
+  }
+  stop() {
+    this.stopped = true;  // answers still on their way are dropped
+    clearTimeout(this.timer);
+  }
+  async poll() {
+    const url = `/api/processes/${encodeURIComponent(this.id)}/tail?stream=${this.stream}&offset=${this.offset}`;
+    try {
+      const data = await api('GET', url);
+      if (this.stopped) return;
+      if (data.rotated) this.text.append('\n… (log rotated) …\n');
+      if (data.overflow && this.offset) this.text.append('\n… (skipped output) …\n');
+      const atBottom = this.text.scrollTop + this.text.clientHeight >= this.text.scrollHeight - 4;
+      if (data.text) {
+        this.text.append(data.text);
+        if (this.text.textContent.length > TAIL_KEEP) this.text.textContent = this.text.textContent.slice(-TAIL_KEEP);
+        if (atBottom) this.text.scrollTop = this.text.scrollHeight;
+      }
+      this.offset = data.offset;
+      this.onStatus('following');
+      if (data.text) this.onText();
+    } catch (error) {
+      if (this.stopped) return;
+      this.onStatus(error.message);
+    }
+    this.timer = setTimeout(() => this.poll(), TAIL_EVERY);
+  }
+}
+
 const tail = {
-  id: null, offset: 0, timer: null, generation: 0,
+  id: null, follower: null,
   text: document.getElementById('tail-text'),
   status: document.getElementById('tail-status'),
   stream: document.getElementById('tail-stream'),
-
   search: document.getElementById('tail-search'),
   found: document.getElementById('tail-found'),
 
@@ -418,43 +455,55 @@ const tail = {
     }
   },
   restart() {
-    clearTimeout(this.timer);
-    this.generation += 1;  // answers to polls of a previous process or stream are dropped
-    this.offset = 0;
+    this.follower?.stop();
     this.text.textContent = '';
     document.getElementById('tail-download').href =
       `/api/processes/${encodeURIComponent(this.id)}/log?stream=${this.stream.value}`;
-    this.poll(this.generation);
+    this.follower = new Follower(this.id, this.stream.value, this.text,
+      (status) => { this.status.textContent = status; }, () => this.filter());
   },
   close() {
-    clearTimeout(this.timer);
-    this.generation += 1;
+    this.follower?.stop();
+    this.follower = null;
     this.id = null;
     document.getElementById('tail').hidden = true;
   },
-  async poll(generation) {
-    const url = `/api/processes/${encodeURIComponent(this.id)}/tail?stream=${this.stream.value}&offset=${this.offset}`;
-    try {
-      const data = await api('GET', url);
-      if (generation !== this.generation) return;
-      if (data.rotated) this.text.append('\n… (log rotated) …\n');
-      if (data.overflow && this.offset) this.text.append('\n… (skipped output) …\n');
-      const atBottom = this.text.scrollTop + this.text.clientHeight >= this.text.scrollHeight - 4;
-      if (data.text) {
-        this.text.append(data.text);
-        if (this.text.textContent.length > TAIL_KEEP) this.text.textContent = this.text.textContent.slice(-TAIL_KEEP);
-        if (atBottom) this.text.scrollTop = this.text.scrollHeight;
-      }
-      this.offset = data.offset;
-      this.status.textContent = 'following';
-      if (data.text) this.filter();
-    } catch (error) {
-      if (generation !== this.generation) return;
-      this.status.textContent = error.message;
-    }
-    this.timer = setTimeout(() => this.poll(generation), TAIL_EVERY);
+};
+
+// Several logs at once: one row per process, stdout (and stderr beside it, if asked).
+const multi = {
+  ids: [], followers: [],
+  both: document.getElementById('multi-both'),
+  panes: document.getElementById('multi-panes'),
+
+  open(ids) {
+    this.ids = ids;
+    this.render();
+    document.getElementById('multi').hidden = false;
+    document.getElementById('multi').scrollIntoView({block: 'nearest'});
+  },
+  render() {
+    this.stop();
+    const streams = this.both.checked ? ['stdout', 'stderr'] : ['stdout'];
+    this.panes.replaceChildren(...this.ids.map((id) => el('div', {class: 'multi-row', 'data-id': id},
+      ...streams.map((stream) => {
+        const status = el('span', {class: 'muted'});
+        const text = el('pre', {'data-stream': stream});
+        this.followers.push(new Follower(id, stream, text, (s) => { status.textContent = s; }, () => {}));
+        return el('div', {class: 'multi-pane'}, el('strong', {}, `${id} ${stream} `), status, text);
+      }))));
+  },
+  stop() {
+    for (const follower of this.followers) follower.stop();
+    this.followers = [];
+  },
+  close() {
+    this.stop();
+    document.getElementById('multi').hidden = true;
   },
 };
+multi.both.addEventListener('change', () => multi.render());
+document.getElementById('multi-close').addEventListener('click', () => multi.close());
 tail.stream.addEventListener('change', () => tail.restart());
 tail.search.addEventListener('input', () => tail.filter());
 document.getElementById('tail-clear')?.addEventListener('click', async () => {

@@ -146,3 +146,25 @@ def test_phones_and_dark_mode(fleet, open_page, tmp_path, name, context):
         page.screenshot(path=str(screenshot_path(tmp_path, name)))
     finally:
         page.context.close()
+
+
+def test_tail_several_processes_with_stdout_and_stderr_side_by_side(page, fleet):
+    page.goto(f'{fleet.base}/processes')
+    page.fill('#search', 'alpha:t')  # ticker only
+    page.check('tr[data-id="alpha:ticker:ticker"] input[type=checkbox]')
+    page.fill('#search', 'accents')
+    page.check('tr[data-id="alpha:accents:accents"] input[type=checkbox]')
+    page.click('button[data-tail-selection]')
+    rows = page.locator('#multi-panes .multi-row')
+    sync_api.expect(rows).to_have_count(2)
+    ticker = page.locator('.multi-row[data-id="alpha:ticker:ticker"]')
+    sync_api.expect(ticker.locator('pre[data-stream="stdout"]')).to_contain_text('fleet tick')
+    page.check('#multi-both')
+    sync_api.expect(ticker.locator('pre')).to_have_count(2)
+    sync_api.expect(ticker.locator('pre[data-stream="stdout"]')).to_contain_text('fleet tick')
+    box = {s: ticker.locator(f'pre[data-stream="{s}"]').bounding_box() for s in ('stdout', 'stderr')}
+    assert box['stderr']['x'] > box['stdout']['x'] and abs(box['stderr']['y'] - box['stdout']['y']) < 1
+    sync_api.expect(page.locator('.multi-row[data-id="alpha:accents:accents"] pre[data-stream="stdout"]')
+                    ).to_contain_text('\u00e9\u00e9\u00e9')
+    page.click('#multi-close')
+    sync_api.expect(page.locator('#multi')).to_be_hidden()
