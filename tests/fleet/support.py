@@ -124,8 +124,8 @@ supervisor.rpcinterface_factory = supervisor.rpcinterface:make_main_rpcinterface
                                          env={**os.environ, 'PYTHONPATH': str(ROOT)})
         return self
 
-    def wait_ready(self) -> Supervisord:
-        wait_until(lambda: self.rpc.getState()['statename'] == 'RUNNING', 10, f'{self.name} to answer')
+    def wait_ready(self, timeout: float = 10) -> Supervisord:
+        wait_until(lambda: self.rpc.getState()['statename'] == 'RUNNING', timeout, f'{self.name} to answer')
         self.settle()
         return self
 

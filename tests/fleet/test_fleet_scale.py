@@ -41,7 +41,7 @@ def farm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Farm]:
         for server in (big, *small):
             server.launch()
         for server in (big, *small):
-            server.wait_ready()
+            server.wait_ready(timeout=30)  # twenty start at once on a small, busy machine
         for server in small[:5]:
             proxies.append(SlowProxy(server, SLOW))
             server.url = proxies[-1].url
@@ -58,7 +58,7 @@ def scaled(farm, fleet_factory):
     big, small, _ = farm
     fleet = fleet_factory([big, *small], {'every-a': ['*:a']}, options={})
     http = fleet.session()
-    fleet.wait_reachable(http, timeout=15)
+    fleet.wait_reachable(http, timeout=30)
     return fleet, http
 
 
