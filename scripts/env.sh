@@ -31,6 +31,11 @@ done < "$SECRETS_FILE"
 
 export_default() { [ -n "${!1:-}" ] || export "$1=$2"; }
 export_default VENV_BIN "$ROUTE_CHECK_HOME/.venv/bin"
+# supervisord imports the fleet dashboard's RPC extension (fleet/rpcinterface.py) from here.
+case ":${PYTHONPATH:-}:" in
+  *":$ROUTE_CHECK_HOME:"*) ;;
+  *) export PYTHONPATH="$ROUTE_CHECK_HOME${PYTHONPATH:+:$PYTHONPATH}" ;;
+esac
 export_default WEB_PROCESSES "$(nproc)"
 export_default ADD_CONCURRENCY "$(nproc)"
 export_default CHECK_CONCURRENCY 100
