@@ -214,7 +214,11 @@ function renderGroups() {
         el('span', {class: 'muted'}, group.members.join(', ')),
         ...down.map((name) => el('span', {class: 'badge bad', title: fleet.servers[name].error || ''},
           `${name} unreachable`)),
-        actionButtons('groups', group.name)),
+        actionButtons('groups', group.name),
+        mayControl && group.servers.length > 1
+          ? el('button', {'data-rollout': group.name, title: 'restart one server at a time, each once ready'},
+            'rolling restart')
+          : null),
       processTable(processes, true));
   });
 }
@@ -336,6 +340,22 @@ async function act(action, targets, buttons) {
   }
 }
 
+async function rollout(group, button) {
+  button.disabled = true;
+  showResults(`rolling restart of ${group}: running…`, []);
+  try {
+    const r = await api('POST', `/api/groups/${encodeURIComponent(group)}/rollout`);
+    const rows = [...r.steps.map((s) => [s.server, s.ok ? 'READY' : 'FAILED',
+      s.error || `ready after ${s.seconds} s`, s.ok]),
+    ...r.skipped.map((name) => [name, 'SKIPPED', 'not restarted: an earlier server failed', false])];
+    showResults(`rolling restart of ${group}: ${r.ok ? 'done' : 'stopped at the first failure'}`, rows);
+  } catch (error) {
+    showResults(`rolling restart of ${group} refused: ${error.message}`, []);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function update(server, button) {
   button.disabled = true;
   showResults(`update ${server}: running…`, []);
@@ -364,6 +384,8 @@ document.addEventListener('click', (event) => {
     const action = button.dataset.selection;
     if (action !== 'start' && !confirm(`${action} ${selected.size} selected processes?`)) return;
     act(action, {processes: [...selected]}, document.querySelectorAll('[data-selection]'));
+  } else if (button.dataset.rollout) {
+    if (confirm(`restart ${button.dataset.rollout} one server at a time?`)) rollout(button.dataset.rollout, button);
   } else if (button.dataset.update) {
     update(button.dataset.update, button);
   } else if (button.dataset.tail) {

@@ -168,3 +168,19 @@ def test_tail_several_processes_with_stdout_and_stderr_side_by_side(page, fleet)
                     ).to_contain_text('\u00e9\u00e9\u00e9')
     page.click('#multi-close')
     sync_api.expect(page.locator('#multi')).to_be_hidden()
+
+
+def test_rolling_restart_button_reports_each_server(page, fleet):
+    """A group on several servers has a rolling-restart button; the first failure stops it."""
+    page.goto(f'{fleet.base}/groups')
+    group = page.locator('section[data-group="flaky"]')
+    page.once('dialog', lambda dialog: dialog.accept())
+    group.locator('header button[data-rollout="flaky"]').click()
+    sync_api.expect(page.locator('#results-title')).to_have_text(
+        'rolling restart of flaky: stopped at the first failure', timeout=30_000)
+    rows = page.locator('#results-body tr')
+    sync_api.expect(rows).to_have_count(2)
+    sync_api.expect(rows.nth(0)).to_contain_text('alpha')
+    sync_api.expect(rows.nth(0)).to_contain_text('FAILED')
+    sync_api.expect(rows.nth(1)).to_contain_text('beta')
+    sync_api.expect(rows.nth(1)).to_contain_text('SKIPPED')
