@@ -1,5 +1,8 @@
-"""python -m fleet                  serve the dashboard (FLEET_CONFIG, FLEET_HOST, FLEET_PORT)
-python -m fleet hash-password    print a password hash for the [[users]] of the config file
+"""python -m fleet                    serve the dashboard (FLEET_CONFIG, FLEET_HOST, FLEET_PORT)
+python -m fleet hash-password      print a password hash for the [[users]] of the config file
+python -m fleet make-token         print a new API token, and its hash for the [[tokens]] of the config
+python -m fleet status|start|stop|restart|tail [TARGET] [--direct]
+                                   from a shell or CI: see fleet/cli.py (FLEET_URL, FLEET_TOKEN)
 """
 
 from __future__ import annotations
@@ -8,9 +11,10 @@ import argparse
 import asyncio
 import getpass
 import logging
+import os
 import sys
 
-from fleet import auth
+from fleet import auth, cli
 from fleet.app import serve
 from fleet.config import ConfigError, Settings
 
@@ -30,12 +34,28 @@ def hash_password() -> int:
     return 0
 
 
+def make_token() -> int:
+    token, stored = auth.new_token()
+    print(f'token (give it to the script, e.g. as FLEET_TOKEN; it is not stored): {token}')
+    print(f'for the config:  token_hash = "{stored}"')
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog='python -m fleet', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('command', nargs='?', choices=['serve', 'hash-password'], default='serve')
-    if parser.parse_args().command == 'hash-password':
+    parser.add_argument('command', nargs='?', default='serve',
+                        choices=['serve', 'hash-password', 'make-token', *cli.COMMANDS])
+    parser.add_argument('target', nargs='?', help='server:group:name, a fleet group or a server')
+    parser.add_argument('--direct', action='store_true', help="talk to the config's servers, not a dashboard")
+    args = parser.parse_args()
+    if args.command == 'hash-password':
         return hash_password()
+    if args.command == 'make-token':
+        return make_token()
+    if args.command in cli.COMMANDS:
+        return asyncio.run(cli.main(args.command, args.target, args.direct, os.environ.get('FLEET_URL'),
+                                    os.environ.get('FLEET_TOKEN')))
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     try:
         asyncio.run(serve(Settings.from_env()))

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
+import signal
 from pathlib import Path
 
 import tornado.web
 
-from fleet import auth
-from fleet.config import Config, Server, Settings, load
+from fleet import audit, auth
+from fleet.alerts import Alerts
+from fleet.audit import AuditLog
+from fleet.config import Config, ConfigError, Server, Settings, load
 from fleet.handlers import ApiHandler
 from fleet.monitor import Monitor
 from fleet.rpc import Supervisor
+from fleet.sessions import LoginLimit, Sessions
 from fleet.urls import urls
 from lifecycle import stop_requested
 
@@ -39,6 +44,10 @@ def make_app(monitor: Monitor, settings: Settings, users: dict[str, auth.User]) 
         xsrf_cookie_kwargs={'httponly': True, 'samesite': 'Strict', 'secure': secure},
         fleet_monitor=monitor,
         fleet_users=users,
+        fleet_tokens=tokens_of(monitor.config),
+        fleet_sessions=Sessions(),
+        fleet_login_limit=LoginLimit(),
+        fleet_audit=AuditLog(settings.state_dir / audit.FILE),
         fleet_secure_cookies=secure,
     )
 
@@ -51,20 +60,52 @@ def client_for(server: Server) -> Supervisor:
     return Supervisor(server.url, server.username, password, missing)
 
 
+def tokens_of(config: Config) -> dict[str, auth.User]:
+    """The user each API token acts as, by the token's hash."""
+    return {t.token_hash: t.as_user() for t in config.tokens}
+
+
 def users_of(config: Config, settings: Settings) -> dict[str, auth.User]:
     users = config.users or (auth.first_run_admin(settings.state_dir),)
     return {u.name: u for u in users}
 
 
+def reload_users(app: tornado.web.Application, settings: Settings) -> None:
+    """SIGHUP: take the users and tokens from the config file again; sessions of removed or changed
+    users end."""
+    try:
+        config = load(settings.config_path)
+    except ConfigError as exc:  # keep running with the users we have
+        log.error('SIGHUP: users not reloaded: %s', exc)
+        return
+    tokens = app.settings['fleet_tokens']
+    tokens.clear()
+    tokens.update(tokens_of(config))
+    if not config.users:  # the first-run admin stays as it is (a new hash would log it out)
+        log.warning('SIGHUP: the config has no users; users not reloaded')
+        return
+    users = {u.name: u for u in config.users}
+    current = app.settings['fleet_users']
+    current.clear()
+    current.update(users)
+    ended = app.settings['fleet_sessions'].end_stale(current)
+    log.info('SIGHUP: %d users reloaded, %d sessions ended', len(users), ended)
+
+
 async def serve(settings: Settings) -> None:
     config = load(settings.config_path)
-    monitor = Monitor(config, {s.name: client_for(s) for s in config.servers})
+    alerts = Alerts(config.alerts)
+    monitor = Monitor(config, {s.name: client_for(s) for s in config.servers}, alerts)
     app = make_app(monitor, settings, users_of(config, settings))
     server = app.listen(settings.port, address=settings.host, idle_connection_timeout=60)
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_users, app, settings)
+    alerts.start()
     monitor.start()
     log.info('fleet dashboard on http://%s:%d, %d servers', settings.host, settings.port, len(config.servers))
     await stop_requested()
     server.stop()
     await monitor.stop()
+    await alerts.stop()
+    app.settings['fleet_audit'].close()
     for client in monitor.clients.values():
         client.close()

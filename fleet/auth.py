@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
 import logging
 import os
 import secrets
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fleet.config import User
+from fleet.config import ConfigError, User
 
 log = logging.getLogger('fleet')
 
@@ -18,6 +20,7 @@ log = logging.getLogger('fleet')
 N, R, P = 2**14, 8, 1
 ADMIN_PASSWORD_FILE = 'admin-password'
 COOKIE_SECRET_FILE = 'cookie-secret'
+MIN_SECRET = 16
 
 
 def _b64(data: bytes) -> str:
@@ -43,13 +46,30 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(actual, expected)
 
 
+def new_token() -> tuple[str, str]:
+    """A random API token and the hash the config stores for it."""
+    token = secrets.token_urlsafe(32)
+    return token, token_hash(token)
+
+
+def token_hash(token: str) -> str:
+    # Tokens are 256 random bits: a fast hash is enough, and it is computed on every request.
+    return f'sha256${hashlib.sha256(token.encode()).hexdigest()}'
+
+
 # Checked when the user name is unknown, so a wrong name costs as much time as a wrong password.
 _DUMMY_HASH = hash_password(secrets.token_urlsafe())
 
 
-def authenticate(users: dict[str, User], name: str, password: str) -> User | None:
+# scrypt takes ~50-100 ms of CPU: off the event loop, or a burst of logins would stall polling,
+# event streams and actions for everyone. hashlib releases the GIL while it works.
+_hashing = ThreadPoolExecutor(max_workers=2, thread_name_prefix='fleet-scrypt')
+
+
+async def authenticate(users: dict[str, User], name: str, password: str) -> User | None:
     user = users.get(name)
-    ok = verify_password(password, user.password_hash if user else _DUMMY_HASH)
+    stored = user.password_hash if user else _DUMMY_HASH
+    ok = await asyncio.get_running_loop().run_in_executor(_hashing, verify_password, password, stored)
     return user if ok and user else None
 
 
@@ -72,7 +92,11 @@ def cookie_secret(state_dir: Path) -> str:
 def read_or_create_secret(path: Path) -> str:
     """A random secret kept in a file only its owner can read; var/ is git-ignored."""
     if path.exists():
-        return path.read_text().strip()
+        value = path.read_text().strip()
+        if len(value) < MIN_SECRET:  # an empty secret signs cookies anyone can forge
+            raise ConfigError(f'{path} holds no usable secret (fewer than {MIN_SECRET} characters): '
+                              'delete it to have a new one made')
+        return value
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     value = secrets.token_urlsafe(24)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -6,14 +6,18 @@ password, and users are stored as password hashes.
 
 from __future__ import annotations
 
+import base64
 import fnmatch
 import os
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
 HOME = Path(__file__).resolve().parent.parent
-ROLES = ('admin', 'readonly')
+# What each role may do: `control` is start, stop and restart; `manage` is reread & update,
+# signals, clearing logs and reading the audit log.
+ROLES = {'admin': {'control', 'manage'}, 'operator': {'control'}, 'readonly': set()}
 TRUE = {'1', 'true', 'yes', 'on'}
 
 
@@ -47,9 +51,28 @@ class User:
     role: str
     password_hash: str
 
-    @property
-    def is_admin(self) -> bool:
-        return self.role == 'admin'
+    def may(self, permission: str) -> bool:
+        return permission in ROLES[self.role]
+
+
+@dataclass(frozen=True)
+class Token:
+    """An API token for scripts: sent as ``Authorization: Bearer ...``, stored as its SHA-256."""
+
+    name: str
+    role: str
+    token_hash: str  # sha256$<64 hex digits>, from `python -m fleet make-token`
+
+    def as_user(self) -> User:
+        return User(name=f'token:{self.name}', role=self.role, password_hash='')
+
+
+@dataclass(frozen=True)
+class AlertHook:
+    """A webhook that gets every alert and recovery as a JSON POST."""
+
+    url: str
+    attempts: int = 5  # tries per notice, 1 s apart and doubling
 
 
 @dataclass(frozen=True)
@@ -57,9 +80,21 @@ class Config:
     servers: tuple[Server, ...]
     groups: tuple[Group, ...] = ()
     users: tuple[User, ...] = ()
+    tokens: tuple[Token, ...] = ()
+    alerts: tuple[AlertHook, ...] = ()
     poll_interval: float = 1.0
-    timeout: float = 1.5  # for status calls: an unreachable server shows as such this fast
+    timeout: float = 1.5  # for status calls
+    # A server shows as unreachable once its polls have failed for this long in a row (counted
+    # from the start of the first failed poll, and at least two polls): one slow answer is no outage.
+    unreachable_after: float = 3.0
     action_timeout: float = 60.0  # start/stop wait for the programs (stopwaitsecs, startsecs)
+    # SSO through a reverse proxy on this machine: the header naming the logged-in user. Off (None)
+    # by default; believed only from loopback peers, and only for users of the config.
+    trusted_user_header: str | None = None
+
+    def groups_of(self, server: str, group: str, name: str) -> tuple[str, ...]:
+        """The fleet groups a process belongs to: the one place membership is decided."""
+        return tuple(g.name for g in self.groups if g.matches(server, group, name))
 
 
 @dataclass(frozen=True)
@@ -131,13 +166,64 @@ def parse(raw: dict) -> Config:
                   for u in raw.get('users', []))
     _unique('user', [u.name for u in users])
     for user in users:
-        if user.role not in ROLES:
-            raise ValueError(f'user {user.name}: role must be one of {", ".join(ROLES)}')
-    options = raw.get('fleet', {})
-    return Config(servers=servers, groups=groups, users=users,
-                  poll_interval=float(options.get('poll_interval', Config.poll_interval)),
-                  timeout=float(options.get('timeout', Config.timeout)),
-                  action_timeout=float(options.get('action_timeout', Config.action_timeout)))
+        _role(user.role, f'user {user.name}')
+        check_password_hash(user.password_hash, f'user {user.name}')
+    tokens = tuple(Token(name=_name(t['name'], 'token'), role=t['role'], token_hash=t['token_hash'])
+                   for t in raw.get('tokens', []))
+    _unique('token', [t.name for t in tokens])
+    for token in tokens:
+        _role(token.role, f'token {token.name}')
+        if not re.fullmatch(r'sha256\$[0-9a-f]{64}', token.token_hash):
+            raise ValueError(f'token {token.name}: token_hash is not one `python -m fleet make-token` makes')
+    alerts = tuple(AlertHook(url=a['url'], attempts=a.get('attempts', AlertHook.attempts))
+                   for a in raw.get('alerts', []))
+    for hook in alerts:
+        attempts_ok = isinstance(hook.attempts, int) and 1 <= hook.attempts <= 20
+        if not re.match(r'https?://[^/]', hook.url) or not attempts_ok:
+            raise ValueError(f'alerts: url must be http(s)://..., attempts 1 to 20: {hook}')
+    options = dict(raw.get('fleet', {}))
+    header = options.pop('trusted_user_header', None)
+    if header is not None and not (isinstance(header, str) and re.fullmatch(r'[A-Za-z0-9-]+', header)):
+        raise ValueError(f'[fleet] trusted_user_header must be a header name, got {header!r}')
+    unknown = set(options) - set(LIMITS)
+    if unknown:
+        raise ValueError(f'[fleet]: unknown options {", ".join(sorted(unknown))}')
+    return Config(servers=servers, groups=groups, users=users, tokens=tokens, alerts=alerts,
+                  trusted_user_header=header, **{key: _seconds(options, key) for key in LIMITS})
+
+
+# Each [fleet] option's allowed range, in seconds: outside it the dashboard would hammer the
+# servers, never notice an outage, or give up on actions that are merely slow.
+LIMITS = {'poll_interval': (0.1, 3600), 'timeout': (0.1, 300), 'unreachable_after': (0, 3600),
+          'action_timeout': (1, 3600)}
+
+
+def _seconds(options: dict, key: str) -> float:
+    value = options.get(key, getattr(Config, key))
+    low, high = LIMITS[key]
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise ValueError(f'[fleet] {key} must be a number of seconds from {low} to {high}, got {value!r}')
+    return float(value)
+
+
+def check_password_hash(stored: str, who: str) -> None:
+    """scrypt$N$r$p$salt$digest as `python -m fleet hash-password` writes it, else ValueError.
+
+    Checked at load: a hash that cannot verify would lock its user out without a word.
+    """
+    try:
+        scheme, n, r, p, salt, digest = stored.split('$')
+        ok = (scheme == 'scrypt' and min(int(n), int(r), int(p)) > 0 and int(n) & (int(n) - 1) == 0
+              and all(base64.b64decode(part, validate=True) for part in (salt, digest)))
+    except (AttributeError, ValueError):  # binascii.Error is a ValueError
+        ok = False
+    if not ok:
+        raise ValueError(f'{who}: password_hash is not one that `python -m fleet hash-password` makes')
+
+
+def _role(role: str, who: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f'{who}: role must be one of {", ".join(ROLES)}')
 
 
 def _name(value: str, kind: str) -> str:

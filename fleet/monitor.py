@@ -3,24 +3,64 @@
 Pages and the JSON API read this snapshot, so they never wait for a server. Each change is
 pushed to subscribers (the browsers' event streams) as a diff: the server's summary with the
 processes that changed or went away.
+
+A failed poll keeps the server's last known processes: it shows as unreachable (and loses them)
+only after its polls have failed for `unreachable_after` seconds in a row, so one slow answer
+from a busy or distant supervisord does not blank it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import os
 import time
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from fleet.alerts import Alerts
 from fleet.config import Config
 from fleet.rpc import Fault, Supervisor, Unreachable
+from fleet.sessions import hang_up
 
 log = logging.getLogger('fleet')
 
 RUNNING = 'RUNNING'
 QUEUE_SIZE = 100  # updates a browser may lag behind before it is dropped (it then reconnects)
+HISTORY = 300  # polls of CPU and memory kept per server: 5 minutes at the default interval
+STATS_CALL = ('fleet.getStats', ())  # servers without the extension answer UNKNOWN_METHOD
+
+
+@dataclass(frozen=True)
+class Process:
+    id: str  # server:group:name
+    server: str
+    group: str
+    name: str
+    state: str
+    pid: int | None
+    started_at: float | None  # on the dashboard's clock: browsers tick the uptime from it
+    exitstatus: int
+    spawnerr: str
+    description: str
+    fleet_groups: tuple[str, ...]
+    dashboard: bool = False  # this is the dashboard itself: stopping it would end the page
+    # From the fleet RPC extension (fleet/rpcinterface.py), with children; None without it.
+    cpu: float | None = None  # percent of one core
+    rss_kb: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def comparable(self) -> Process:
+        # A running process's description and start time move every second ("uptime 0:00:07"),
+        # and so do its figures (they go out as `stats` events): not changes worth a push.
+        if self.state == RUNNING:
+            return dataclasses.replace(self, description='', started_at=None, cpu=None, rss_kb=None)
+        return dataclasses.replace(self, cpu=None, rss_kb=None)
 
 
 @dataclass
@@ -30,21 +70,32 @@ class ServerState:
     reachable: bool = False
     error: str | None = 'not polled yet'
     state: str | None = None  # supervisord's own: RUNNING, RESTARTING, SHUTDOWN...
-    processes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failing_since: float | None = None  # dashboard clock: start of the first of the failed polls in a row
+    processes: dict[str, Process] = field(default_factory=dict)
+    # [time, CPU %, RSS KiB] of all its processes, one per poll, for the sparklines.
+    history: deque[list[float]] = field(default_factory=lambda: deque(maxlen=HISTORY))
 
     def summary(self) -> dict[str, Any]:
         return {'name': self.name, 'url': self.url, 'reachable': self.reachable, 'error': self.error,
-                'state': self.state}
+                'state': self.state, 'failing_since': self.failing_since}
+
+
+def whoami() -> tuple[str, str, int] | None:
+    """(group, name, pid) of this dashboard when a supervisord runs it (it sets these variables)."""
+    group, name = os.environ.get('SUPERVISOR_GROUP_NAME'), os.environ.get('SUPERVISOR_PROCESS_NAME')
+    return (group, name, os.getpid()) if group and name else None
 
 
 class Monitor:
-    def __init__(self, config: Config, clients: dict[str, Supervisor]):
+    def __init__(self, config: Config, clients: dict[str, Supervisor], alerts: Alerts | None = None):
         self.config = config
         self.clients = clients
+        self.alerts = alerts
         self.servers = {s.name: ServerState(s.name, s.url) for s in config.servers}
         self._pokes = {name: asyncio.Event() for name in self.servers}
         self._subscribers: set[asyncio.Queue] = set()
         self._tasks: list[asyncio.Task] = []
+        self._me = whoami()
 
     def start(self) -> None:
         self._tasks = [asyncio.create_task(self._poll_forever(name)) for name in self.servers]
@@ -58,15 +109,23 @@ class Monitor:
         """Poll now rather than at the next tick: after an action the change shows at once."""
         self._pokes[server].set()
 
-    def processes(self) -> list[dict[str, Any]]:
+    def processes(self) -> list[Process]:
         return [p for s in self.servers.values() for p in s.processes.values()]
+
+    def group_servers(self, group: str) -> list[ServerState]:
+        found = next(g for g in self.config.groups if g.name == group)
+        return [s for s in self.servers.values() if found.touches(s.name)]
+
+    def group_processes(self, group: str) -> list[Process]:
+        return [p for p in self.processes() if group in p.fleet_groups]
 
     def snapshot(self) -> dict[str, Any]:
         return {'now': time.time(), 'servers': [s.summary() for s in self.servers.values()],
                 'groups': [{'name': g.name, 'members': list(g.members),
-                            'servers': [s for s in self.servers if g.touches(s)]}
+                            'servers': [s.name for s in self.group_servers(g.name)]}
                            for g in self.config.groups],
-                'processes': self.processes()}
+                'processes': [p.to_json() for p in self.processes()],
+                'history': {s.name: list(s.history) for s in self.servers.values() if s.history}}
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
@@ -89,55 +148,67 @@ class Monitor:
 
     async def poll(self, name: str) -> None:
         server = self.servers[name]
-        before = (server.summary(), {pid: _comparable(p) for pid, p in server.processes.items()})
+        before = (server.summary(), {pid: p.comparable() for pid, p in server.processes.items()})
+        started = time.time()
+        measured = False
         try:
-            state, infos = await self.clients[name].multicall(
-                [('supervisor.getState', ()), ('supervisor.getAllProcessInfo', ())],
+            state, infos, stats = await self.clients[name].multicall(
+                [('supervisor.getState', ()), ('supervisor.getAllProcessInfo', ()), STATS_CALL],
                 timeout=self.config.timeout)
             for answer in (state, infos):
                 if isinstance(answer, Fault):  # e.g. SHUTDOWN_STATE: it is going away
                     raise answer
         except (Unreachable, Fault) as exc:
-            server.reachable, server.error, server.state, server.processes = False, str(exc), None, {}
+            again = server.failing_since is not None
+            server.failing_since = server.failing_since or started
+            server.error = str(exc)
+            down_for = time.time() - server.failing_since
+            if not server.reachable or (again and down_for >= self.config.unreachable_after):
+                server.reachable, server.state, server.processes = False, None, {}
         else:
             server.reachable, server.error, server.state = True, None, state['statename']
-            server.processes = {p['id']: p for p in (self._record(name, info) for info in infos)}
+            server.failing_since = None
+            measured = isinstance(stats, list)  # else a Fault: no extension on that server
+            figures = {(s['group'], s['name'], s['pid']): s for s in stats} if measured else {}
+            server.processes = {p.id: p for p in (self._record(name, info, figures) for info in infos)}
         self._publish(server, *before)
+        if measured:
+            self._publish_stats(server)
+        for notice in self.alerts.observe(server) if self.alerts else ():
+            self._broadcast('alert', notice)
 
-    def _record(self, server: str, info: dict[str, Any]) -> dict[str, Any]:
+    def _record(self, server: str, info: dict[str, Any], figures: dict[tuple, dict]) -> Process:
         running = info['statename'] == RUNNING
-        return {
-            'id': f'{server}:{info["group"]}:{info["name"]}', 'server': server,
-            'group': info['group'], 'name': info['name'], 'state': info['statename'],
-            'pid': info['pid'] or None,
-            # When it started, on the dashboard's clock: browsers tick the uptime from it.
-            'started_at': time.time() - (info['now'] - info['start']) if running else None,
-            'exitstatus': info['exitstatus'], 'spawnerr': info['spawnerr'],
-            'description': info['description'],
-            'fleet_groups': [g.name for g in self.config.groups
-                             if g.matches(server, info['group'], info['name'])],
-        }
+        figure = figures.get((info['group'], info['name'], info['pid']), {})
+        return Process(
+            id=f'{server}:{info["group"]}:{info["name"]}', server=server,
+            group=info['group'], name=info['name'], state=info['statename'], pid=info['pid'] or None,
+            started_at=time.time() - (info['now'] - info['start']) if running else None,
+            exitstatus=info['exitstatus'], spawnerr=info['spawnerr'], description=info['description'],
+            fleet_groups=self.config.groups_of(server, info['group'], info['name']),
+            dashboard=self._me == (info['group'], info['name'], info['pid']),
+            cpu=figure['cpu'] if figure.get('cpu', -1) >= 0 else None, rss_kb=figure.get('rss_kb'))
 
-    def _publish(self, server: ServerState, summary: dict, processes: dict[str, dict]) -> None:
-        changed = [p for pid, p in server.processes.items() if processes.get(pid) != _comparable(p)]
+    def _publish_stats(self, server: ServerState) -> None:
+        measured = [p for p in server.processes.values() if p.rss_kb is not None]
+        point = [time.time(), round(sum(p.cpu or 0 for p in measured), 1), sum(p.rss_kb for p in measured)]
+        server.history.append(point)
+        self._broadcast('stats', {'server': server.name, 'host': point,
+                                  'processes': {p.id: [p.cpu, p.rss_kb] for p in measured}})
+
+    def _publish(self, server: ServerState, summary: dict, processes: dict[str, Process]) -> None:
+        changed = [p.to_json() for pid, p in server.processes.items() if processes.get(pid) != p.comparable()]
         removed = [pid for pid in processes if pid not in server.processes]
         if summary == server.summary() and not changed and not removed:
             return
-        update = {'now': time.time(), 'server': server.summary(), 'changed': changed, 'removed': removed}
+        self._broadcast('update', {'now': time.time(), 'server': server.summary(), 'changed': changed,
+                                   'removed': removed})
+
+    def _broadcast(self, event: str, data: dict[str, Any]) -> None:
+        """To every event stream: (event name, data)."""
         for queue in list(self._subscribers):
             try:
-                queue.put_nowait(update)
+                queue.put_nowait((event, data))
             except asyncio.QueueFull:  # a stalled browser: drop it rather than grow without bound
                 self._subscribers.discard(queue)
-                while not queue.empty():
-                    queue.get_nowait()
-                queue.put_nowait(None)  # ends its stream; the browser reconnects to a fresh snapshot
-
-
-def _comparable(process: dict[str, Any]) -> dict[str, Any]:
-    # A running process's description and start time move every second ("uptime 0:00:07");
-    # they are not changes worth a push.
-    if process['state'] != RUNNING:
-        return process
-    return {k: v for k, v in process.items() if k not in ('description', 'started_at')}
-
+                hang_up(queue)  # the browser reconnects to a fresh snapshot

@@ -46,15 +46,16 @@ async def _restart_server(monitor: Monitor, group: Group, server: str,
     started = time.monotonic()
     step: dict[str, Any] = {'server': server, 'ok': False, 'results': [], 'error': None}
     state, client = monitor.servers[server], monitor.clients[server]
-    processes = [p for p in state.processes.values() if group.name in p['fleet_groups']]
+    processes = [p for p in state.processes.values() if group.name in p.fleet_groups]
     try:
         if not state.reachable:
             raise NotReady(f'unreachable: {state.error}')
-        names = [f'{p["group"]}:{p["name"]}' for p in processes]
+        names = [f'{p.group}:{p.name}' for p in processes]
         # Where each log ends now: the ready line must come after the restart.
         offsets = {name: (await _tail(client, name, 0, 0, monitor.config.timeout))[1] for name in names}
-        step['results'] = await actions.run(monitor, 'restart', [p['id'] for p in processes], [], [])
-        failed = [f'{r["id"]}: {r["status"]}' for r in step['results'] if not r['ok']]
+        results = await actions.run(monitor, 'restart', [p.id for p in processes], [], [])
+        step['results'] = [r.to_json() for r in results]
+        failed = [f'{r.id}: {r.status}' for r in results if not r.ok]
         if failed:
             raise NotReady(f'restart failed: {", ".join(failed)}')
         await asyncio.wait_for(_until_ready(client, offsets, ready_text, monitor.config.timeout),

@@ -31,6 +31,11 @@ done < "$SECRETS_FILE"
 
 export_default() { [ -n "${!1:-}" ] || export "$1=$2"; }
 export_default VENV_BIN "$ROUTE_CHECK_HOME/.venv/bin"
+# supervisord imports the fleet dashboard's RPC extension (fleet/rpcinterface.py) from here.
+case ":${PYTHONPATH:-}:" in
+  *":$ROUTE_CHECK_HOME:"*) ;;
+  *) export PYTHONPATH="$ROUTE_CHECK_HOME${PYTHONPATH:+:$PYTHONPATH}" ;;
+esac
 export_default WEB_PROCESSES "$(nproc)"
 export_default ADD_CONCURRENCY "$(nproc)"
 export_default CHECK_CONCURRENCY 100
@@ -41,8 +46,6 @@ export_default FLOWER_USER admin
 export_default FLOWER_HOST 127.0.0.1
 export_default FLOWER_PORT 5555
 export_default RABBITMQ_API 'http://guest:guest@127.0.0.1:15672/api/'
-export_default FLEET_HOST 127.0.0.1
-export_default FLEET_PORT 9001
 export_default FLEET_CONFIG "$ROUTE_CHECK_HOME/fleet.example.toml"
 # What this machine runs: everything (one machine), the workers only (a worker machine), or the
 # gateway, Flower and the fleet dashboard (a front machine). supervisord has no conditional

@@ -12,9 +12,11 @@ if [ "$ROLE" = all ]; then bash scripts/services.sh; fi
 mkdir -p var/log var/run
 # The web processes' metrics files (supervisord.conf): counters start again from zero with supervisord.
 rm -rf var/run/metrics && mkdir var/run/metrics
+# The gateway's and the dashboard's defaults live in their Settings; ask them where they listen.
 web=$("$VENV_BIN/python" -c 'from web import Settings; s = Settings.from_env(); print(f"{s.host}:{s.port}")')
+fleet=$("$VENV_BIN/python" -c 'from fleet.config import Settings; s = Settings.from_env(); print(f"{s.host}:{s.port}")')
 echo "route_check: web http://$web  flower http://$FLOWER_HOST:$FLOWER_PORT" \
-     "supervisor http://$SUPERVISOR_HOST:$SUPERVISOR_PORT  fleet http://$FLEET_HOST:$FLEET_PORT" \
+     "supervisor http://$SUPERVISOR_HOST:$SUPERVISOR_PORT  fleet http://$fleet" \
      "(user admin, passwords in $SECRETS_FILE)"
 echo "route_check: supervisorctl: .venv/bin/supervisorctl -c supervisord.conf status"
 exec "$VENV_BIN/supervisord" -n -c supervisord.conf

@@ -18,7 +18,9 @@ from celery import Celery
 from celery.app.backends import by_url
 from celery.backends.base import Backend
 from celery.backends.redis import RedisBackend, SentinelBackend
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import NoBackoff
 
 
 def celery_backend(app: Celery, url: str | None = None) -> Backend:
@@ -35,8 +37,12 @@ def result_redis(backend: Backend, *, timeout: float) -> aioredis.Redis:
     if not isinstance(backend, RedisBackend):
         raise ValueError(f'tcelery needs a Redis result backend, not {type(backend).__name__}')
     timeouts = {'socket_connect_timeout': timeout, 'socket_timeout': timeout}
+    # One quick retry, no backoff: the result reader reconnects in its own loop every 0.5 s, and
+    # redis-py's default (exponential backoff, 3 retries) kept it away for seconds after Redis or
+    # a new master was back.
+    retry = Retry(NoBackoff(), 1)
     if not isinstance(backend, SentinelBackend):
-        return aioredis.from_url(backend.url, health_check_interval=30, **timeouts)
+        return aioredis.from_url(backend.url, health_check_interval=30, retry=retry, **timeouts)
     options = backend.app.conf.result_backend_transport_options or {}
     master_name = options.get('master_name')
     if not master_name:
@@ -50,4 +56,4 @@ def result_redis(backend: Backend, *, timeout: float) -> aioredis.Redis:
     )
     credentials = {key: params[key] for key in ('username', 'password') if params.get(key)}
     return sentinel.master_for(master_name, db=params.get('db') or 0, health_check_interval=30,
-                               **credentials)
+                               retry=retry, **credentials)

@@ -110,8 +110,12 @@ class ResultWaiter:
             del self._waiting[key]
 
     async def _ensure_subscribed(self) -> None:
+        """Subscribe on first use; later, while the reader is reconnecting, refuse at once (the
+        caller sends anyway and hands out the task id) rather than hold the request."""
         if self._subscribed.is_set():
             return
+        if self._reader is not None and not self._reader.done():
+            raise ResultBackendUnavailable('result backend unreachable: the result channel is reconnecting')
         try:
             async with asyncio.timeout(self._timeout):
                 async with self._subscribing:

@@ -10,37 +10,40 @@ import tornado.web
 from tornado.iostream import StreamClosedError
 
 from fleet.handlers import ApiHandler
-from fleet.rpc import Fault, Unreachable, fault_name
+from fleet.rpc import Fault, ServerError, Unreachable, fault_name
+from fleet.tail import read_since
 
 KEEPALIVE = 15.0  # seconds; also how soon a closed browser is noticed
-MAX_TAIL = 64 * 1024
-STREAMS = ('stdout', 'stderr')
 
 
 class EventsApi(ApiHandler):
-    """Server-sent events: a ``snapshot`` first, then an ``update`` per change of a server."""
+    """Server-sent events: a ``snapshot`` first, then an ``update`` per change of a server, and
+    an ``alert`` per alert or recovery."""
 
     async def get(self) -> None:
         self.set_header('Content-Type', 'text/event-stream')
         self.set_header('X-Accel-Buffering', 'no')  # a proxy must pass events on at once
         queue = self.monitor.subscribe()
+        token = self.session_token
+        self.sessions.watch(token, queue)  # logging out (or a reload removing the user) ends the stream
         try:
             self.event('snapshot', self.monitor.snapshot())
             await self.flush()
             while True:
                 try:
-                    update = await asyncio.wait_for(queue.get(), KEEPALIVE)
+                    item = await asyncio.wait_for(queue.get(), KEEPALIVE)
                 except TimeoutError:
                     self.write(': keep-alive\n\n')
                 else:
-                    if update is None:  # dropped for lagging; the browser reconnects
+                    if item is None:  # dropped for lagging (the browser reconnects), or logged out
                         break
-                    self.event('update', update)
+                    self.event(*item)
                 await self.flush()
         except StreamClosedError:
             pass
         finally:
             self.monitor.unsubscribe(queue)
+            self.sessions.unwatch(token, queue)
 
     def event(self, name: str, data: Any) -> None:
         self.write(f'event: {name}\ndata: {json.dumps(data)}\n\n')
@@ -49,34 +52,28 @@ class EventsApi(ApiHandler):
 class TailApi(ApiHandler):
     """``?stream=stdout|stderr&offset=N``: the text written since offset (the last bytes when 0).
 
-    Answers the new offset to ask from next time. supervisor's tail returns the last `length`
-    bytes, so the new text is the end of that, as many bytes as the log grew.
+    Answers the new offset to ask from next time, and ``rotated`` when the log was rotated
+    (or cleared) since: the new file's text is then all new.
     """
 
     async def get(self, pid: str) -> None:
-        server, _, name = pid.partition(':')
-        client = self.monitor.clients.get(server)
-        stream = self.get_argument('stream', 'stdout')
-        if client is None or not name:
-            raise tornado.web.HTTPError(404, f'no such process: {pid}')
-        if stream not in STREAMS:
-            raise tornado.web.HTTPError(400, 'stream must be stdout or stderr')
+        server, name, client = self.process_client(pid)
+        stream = self.stream_argument()
         try:
             offset = max(0, int(self.get_argument('offset', '0')))
         except ValueError:
             raise tornado.web.HTTPError(400, 'offset must be an integer') from None
         method = f'supervisor.tailProcess{stream.capitalize()}Log'
         try:
-            text, new_offset, overflow = await client.call(method, name, offset, MAX_TAIL,
-                                                           timeout=self.config.timeout)
+            data, end, overflow = await read_since(client, method, name, offset, self.config.timeout)
+            rotated = end < offset  # the log shrank: a new file, read from its start
+            if rotated:
+                data, end, overflow = await read_since(client, method, name, 0, self.config.timeout)
+        except ServerError as exc:
+            raise tornado.web.HTTPError(502, f'{server} could not read this log: {exc}') from None
         except Unreachable as exc:
             raise tornado.web.HTTPError(502, f'{server} is unreachable: {exc}') from None
         except Fault as exc:
             raise tornado.web.HTTPError(404, f'{fault_name(exc.faultCode)}: {exc.faultString}') from None
-        data = text.encode()
-        grown = new_offset - offset
-        if 0 <= grown < len(data):
-            data = data[len(data) - grown:]
-        # A log that shrank was rotated: everything returned is new then.
-        self.finish({'text': data.decode(errors='replace'), 'offset': new_offset,
-                     'overflow': overflow or grown < 0})
+        self.finish({'text': data.decode(errors='replace'), 'offset': end, 'overflow': overflow,
+                     'rotated': rotated})

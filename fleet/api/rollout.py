@@ -1,4 +1,5 @@
-"""POST /api/groups/<name>/rollout: a rolling restart of a group (fleet/rollout.py). Admins only."""
+"""POST /api/groups/<name>/rollout: a rolling restart of a group (fleet/rollout.py). Those who may
+control processes (admins, operators) may roll out; each server's step goes into the audit log."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class RolloutApi(ApiHandler):
     rolling: set[str] = set()  # groups being rolled out now: one rollout per group at a time
 
     async def post(self, name: str) -> None:
-        self.require_admin()
+        self.require('control')
         ready_text = self.json_body().get('ready_text', READY_TEXT)
         if ready_text is not None and (not isinstance(ready_text, str) or not ready_text.strip()):
             raise tornado.web.HTTPError(400, 'ready_text must be a non-empty string, or null')
@@ -32,4 +33,8 @@ class RolloutApi(ApiHandler):
             report = await rollout(self.monitor, group, ready_text)
         finally:
             self.rolling.discard(name)
+        for step in report['steps']:
+            status = 'SUCCESS' if step['ok'] else 'FAILED'
+            self.audit('rollout', step['server'], f'{step["server"]}:{name}', status, step['ok'],
+                       step['error'] or f'ready in {step["seconds"]:g} s')
         self.finish(report)

@@ -28,7 +28,8 @@ class ServerApi(ApiHandler):
         if server is None:
             raise tornado.web.HTTPError(404, f'no such server: {name}')
         self.finish({'now': time.time(), 'server': server.summary(),
-                     'processes': list(server.processes.values())})
+                     'processes': [p.to_json() for p in server.processes.values()],
+                     'history': list(server.history)})
 
 
 class GroupsApi(ApiHandler):
@@ -39,10 +40,10 @@ class GroupsApi(ApiHandler):
         group = next((g for g in self.config.groups if g.name == name), None)
         if group is None:
             raise tornado.web.HTTPError(404, f'no such group: {name}')
-        servers = [s for s in self.monitor.servers.values() if group.touches(s.name)]
+        servers = self.monitor.group_servers(name)
         return {'name': name, 'members': list(group.members), 'servers': [s.name for s in servers],
                 'unreachable': [s.name for s in servers if not s.reachable],
-                'processes': [p for p in self.monitor.processes() if name in p['fleet_groups']]}
+                'processes': [p.to_json() for p in self.monitor.group_processes(name)]}
 
 
 class GroupApi(GroupsApi):
@@ -57,6 +58,6 @@ class ProcessesApi(ApiHandler):
         states = {s.strip().upper() for s in self.get_argument('state', '').split(',') if s.strip()}
         query = self.get_argument('q', '').strip().lower()
         self.finish({'now': time.time(), 'processes': [
-            p for p in self.monitor.processes()
-            if (not states or p['state'] in states)
-            and (not query or query in f'{p["id"]} {p["description"]} {p["spawnerr"]}'.lower())]})
+            p.to_json() for p in self.monitor.processes()
+            if (not states or p.state in states)
+            and (not query or query in f'{p.id} {p.description} {p.spawnerr}'.lower())]})

@@ -4,12 +4,15 @@
 'use strict';
 
 const view = document.body.dataset.view;
-const isAdmin = document.body.dataset.admin === 'yes';
+const mayControl = document.body.dataset.control === 'yes';  // start, stop, restart
+const mayManage = document.body.dataset.manage === 'yes';  // signals, reread & update, audit log
+const SIGNALS = ['HUP', 'USR1', 'USR2', 'TERM'];
 const xsrf = document.querySelector('meta[name="xsrf-token"]').content;
 const TAIL_EVERY = 1000;  // ms between log polls
 const TAIL_KEEP = 200000;  // characters of log kept on screen
 
-const fleet = {servers: {}, groups: [], processes: {}, clockOffset: 0};
+const HISTORY = 300;  // points per host sparkline: 5 minutes of polls at the default interval
+const fleet = {servers: {}, groups: [], processes: {}, history: {}, clockOffset: 0};
 const selected = new Set();
 
 function el(tag, attrs = {}, ...children) {
@@ -36,17 +39,22 @@ function connect() {
     fleet.servers = Object.fromEntries(data.servers.map((s) => [s.name, s]));
     fleet.groups = data.groups;
     fleet.processes = Object.fromEntries(data.processes.map((p) => [p.id, p]));
+    fleet.history = data.history;
     tick(data.now);
     render();
   });
+  source.addEventListener('stats', (event) => showStats(JSON.parse(event.data)));
   source.addEventListener('update', (event) => {
     const data = JSON.parse(event.data);
+    const serverChanged = JSON.stringify(fleet.servers[data.server.name]) !== JSON.stringify(data.server);
+    const added = data.changed.some((p) => !(p.id in fleet.processes));
     fleet.servers[data.server.name] = data.server;
     for (const p of data.changed) fleet.processes[p.id] = p;
     for (const id of data.removed) delete fleet.processes[id];
     tick(data.now);
-    render();
+    if (serverChanged || added || data.removed.length || !patchRows(data.changed)) render();
   });
+  source.addEventListener('alert', (event) => notify.alert(JSON.parse(event.data)));
   source.onopen = () => { live.textContent = 'live'; live.className = 'live on'; };
   // EventSource reconnects by itself and then gets a fresh snapshot.
   source.onerror = () => { live.textContent = 'reconnecting…'; live.className = 'live off'; };
@@ -66,6 +74,80 @@ function uptime(process) {
   return days ? `${days}d ${hms}` : hms;
 }
 
+// --- CPU and memory (servers with the fleet RPC extension) ----------------------------------
+
+function cpuText(cpu) { return cpu === null || cpu === undefined ? '' : `${cpu.toFixed(1)}%`; }
+function memText(kb) { return kb === null || kb === undefined ? '' : `${(kb / 1024).toFixed(kb < 10240 ? 1 : 0)} MB`; }
+
+function sparkline(values, label) {
+  const svg = document.createElementNS('http://www.w3.org/2000/svg', 'svg');
+  svg.setAttribute('viewBox', '0 0 100 20');
+  svg.setAttribute('class', 'spark');
+  svg.setAttribute('role', 'img');
+  svg.setAttribute('aria-label', label);
+  const top = Math.max(...values, 1e-9);
+  const line = document.createElementNS('http://www.w3.org/2000/svg', 'polyline');
+  line.setAttribute('points', values.map((v, i) =>
+    `${(100 * i / Math.max(values.length - 1, 1)).toFixed(1)},${(19 - 18 * v / top).toFixed(1)}`).join(' '));
+  svg.append(line);
+  return svg;
+}
+
+// A host's total CPU and memory now, with sparklines of the last minutes.
+function hostStats(name) {
+  const points = fleet.history[name] || [];
+  if (!points.length) return null;
+  const [, cpu, kb] = points[points.length - 1];
+  return el('span', {class: 'host-stats', 'data-host-stats': name},
+    `CPU ${cpuText(cpu)}`, sparkline(points.map((p) => p[1]), `CPU of ${name}, last minutes`),
+    `memory ${memText(kb)}`, sparkline(points.map((p) => p[2]), `memory of ${name}, last minutes`));
+}
+
+function showStats(data) {
+  const points = fleet.history[data.server] || (fleet.history[data.server] = []);
+  points.push(data.host);
+  if (points.length > HISTORY) points.shift();
+  for (const [id, [cpu, kb]] of Object.entries(data.processes)) {
+    const p = fleet.processes[id];
+    if (!p) continue;
+    p.cpu = cpu;
+    p.rss_kb = kb;
+    for (const cell of document.querySelectorAll(`td.cpu[data-id="${CSS.escape(id)}"]`)) cell.textContent = cpuText(cpu);
+    for (const cell of document.querySelectorAll(`td.mem[data-id="${CSS.escape(id)}"]`)) cell.textContent = memText(kb);
+  }
+  const shown = document.querySelector(`[data-host-stats="${CSS.escape(data.server)}"]`);
+  const header = document.querySelector(`section[data-server="${CSS.escape(data.server)}"] > header`);
+  const fresh = hostStats(data.server);
+  if (shown) shown.replaceWith(fresh);
+  else if (header) header.querySelector('.badge')?.after(fresh);
+}
+
+// --- alerts as browser notifications: opt-in, remembered by this browser ---------------------
+
+const notify = {
+  button: document.getElementById('notify'),
+  get on() {
+    return 'Notification' in window && localStorage.getItem('fleet-notify') === 'yes'
+      && Notification.permission === 'granted';
+  },
+  show() {
+    this.button.hidden = !('Notification' in window);
+    this.button.textContent = this.on ? 'Notifications on' : 'Notify me';
+  },
+  async toggle() {
+    if (this.on) localStorage.removeItem('fleet-notify');
+    else if (await Notification.requestPermission() === 'granted') localStorage.setItem('fleet-notify', 'yes');
+    this.show();
+  },
+  alert(notice) {
+    if (!this.on) return;
+    const title = notice.status === 'firing' ? `Fleet: ${notice.state}` : 'Fleet: recovered';
+    new Notification(title, {body: notice.text, tag: notice.process || notice.server});
+  },
+};
+notify.button.addEventListener('click', () => notify.toggle());
+notify.show();
+
 // --- rendering -------------------------------------------------------------------------------
 
 function byId(a, b) { return a.id.localeCompare(b.id); }
@@ -78,17 +160,47 @@ function render() {
   updateSelection();
 }
 
+// Swap only the rows of the processes that changed, so the rest of the page (scroll position,
+// focus, text being selected) stays put. False when the view must be rebuilt instead: a process
+// entered or left the processes view's filter.
+function patchRows(processes) {
+  const swaps = [];
+  for (const p of processes) {
+    const rows = document.querySelectorAll(`tr[data-id="${CSS.escape(p.id)}"]`);
+    if (view === 'processes' && matchesFilter(p) !== (rows.length > 0)) return false;
+    for (const row of rows) swaps.push([row, p]);
+  }
+  for (const [row, p] of swaps) row.replaceWith(processRow(p, row.closest('table').dataset.showServer === 'yes'));
+  updateSelection();
+  return true;
+}
+
 function actionButtons(kind, target) {
-  if (!isAdmin) return null;
+  if (!mayControl) return null;
   return el('span', {class: 'actions'}, ...['start', 'stop', 'restart'].map((action) =>
-    el('button', {'data-action': action, 'data-kind': kind, 'data-target': target}, action)));
+    el('button', {'data-action': action, 'data-kind': kind, 'data-target': target}, action)),
+  mayManage ? signalMenu(kind, target) : null);
+}
+
+function signalMenu(kind, target) {
+  const menu = el('select', {'data-kind': kind, 'data-target': target, 'aria-label': `Send a signal to ${target}`},
+    el('option', {value: ''}, 'signal…'), ...SIGNALS.map((name) => el('option', {value: name}, name)));
+  menu.addEventListener('change', () => {
+    const signal = menu.value;
+    menu.value = '';
+    if (signal && confirm(`send ${signal} to ${target}?`)) act('signal', {[kind]: [target], signal}, [menu]);
+  });
+  return menu;
 }
 
 function serverBadge(server) {
   if (!server) return null;
-  return server.reachable
-    ? el('span', {class: 'badge ok'}, server.state)
-    : el('span', {class: 'badge bad', title: server.error || ''}, `unreachable: ${server.error || ''}`);
+  if (!server.reachable) {
+    return el('span', {class: 'badge bad', title: server.error || ''}, `unreachable: ${server.error || ''}`);
+  }
+  // Polls failing, not yet for long: the processes shown are the last ones known.
+  if (server.failing_since) return el('span', {class: 'badge warn', title: server.error || ''}, `slow: ${server.error}`);
+  return el('span', {class: 'badge ok'}, server.state);
 }
 
 function renderGroups() {
@@ -102,7 +214,11 @@ function renderGroups() {
         el('span', {class: 'muted'}, group.members.join(', ')),
         ...down.map((name) => el('span', {class: 'badge bad', title: fleet.servers[name].error || ''},
           `${name} unreachable`)),
-        actionButtons('groups', group.name)),
+        actionButtons('groups', group.name),
+        mayControl && group.servers.length > 1
+          ? el('button', {'data-rollout': group.name, title: 'restart one server at a time, each once ready'},
+            'rolling restart')
+          : null),
       processTable(processes, true));
   });
 }
@@ -115,18 +231,23 @@ function renderServers() {
         el('h2', {}, server.name),
         el('span', {class: 'muted'}, server.url),
         serverBadge(server),
+        hostStats(server.name),
         actionButtons('servers', server.name),
-        isAdmin ? el('button', {'data-update': server.name}, 'reread & update') : null),
+        mayManage ? el('button', {'data-update': server.name}, 'reread & update') : null,
+        el('button', {'data-main-log': server.name}, 'supervisord log')),
       server.reachable ? processTable(processes, false) : null);
   });
 }
 
-function renderProcesses() {
+function matchesFilter(p) {
   const query = document.getElementById('search').value.trim().toLowerCase();
   const state = document.getElementById('state-filter').value;
-  const processes = Object.values(fleet.processes).filter((p) =>
-    (!state || p.state === state)
-    && (!query || `${p.id} ${p.description} ${p.spawnerr}`.toLowerCase().includes(query)));
+  return (!state || p.state === state)
+    && (!query || `${p.id} ${p.description} ${p.spawnerr}`.toLowerCase().includes(query));
+}
+
+function renderProcesses() {
+  const processes = Object.values(fleet.processes).filter(matchesFilter);
   const down = Object.values(fleet.servers).filter((s) => !s.reachable);
   return [
     ...down.map((s) => el('p', {class: 'badge bad'}, `${s.name} unreachable: ${s.error || ''}`)),
@@ -143,10 +264,12 @@ function processTable(processes, showServer) {
     render();
   });
   const head = el('tr', {}, el('th', {}, all), showServer ? el('th', {}, 'Server') : null,
-    ...['Process', 'State', 'Uptime', 'PID', 'Exit', 'Description', ''].map((t) => el('th', {}, t)));
+    ...['Process', 'State', 'Uptime', 'PID', 'CPU', 'Memory', 'Exit', 'Description', '']
+      .map((t) => el('th', {class: `col-${t.toLowerCase() || 'actions'}`}, t)));
   const rows = processes.map((p) => processRow(p, showServer));
-  if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 9, class: 'empty'}, 'No processes.')));
-  return el('table', {class: 'processes'}, el('thead', {}, head), el('tbody', {}, ...rows));
+  if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 11, class: 'empty'}, 'No processes.')));
+  return el('table', {class: 'processes', 'data-show-server': showServer ? 'yes' : 'no'},
+    el('thead', {}, head), el('tbody', {}, ...rows));
 }
 
 function processRow(p, showServer) {
@@ -162,18 +285,23 @@ function processRow(p, showServer) {
     el('td', {}, el('span', {class: `state ${p.state}`}, p.state)),
     el('td', {class: 'uptime', 'data-id': p.id}, uptime(p)),
     el('td', {class: 'pid'}, p.pid ? String(p.pid) : ''),
+    el('td', {class: 'cpu', 'data-id': p.id}, cpuText(p.cpu)),
+    el('td', {class: 'mem', 'data-id': p.id}, memText(p.rss_kb)),
     // supervisor records an exit status only for a run that got past startsecs.
     el('td', {class: 'exit'}, p.state === 'EXITED' || p.state === 'STOPPED' ? String(p.exitstatus) : ''),
     el('td', {class: 'description'}, why,
       p.spawnerr && p.spawnerr !== p.description ? el('div', {class: 'error'}, p.spawnerr) : null),
-    el('td', {class: 'row-actions'}, actionButtons('processes', p.id),
+    // The dashboard's own process: stopping it would end this page (the API refuses it too).
+    el('td', {class: 'row-actions'}, p.dashboard ? el('span', {class: 'muted'}, 'this dashboard') : actionButtons('processes', p.id),
       el('button', {'data-tail': p.id}, 'tail')));
 }
 
 function updateSelection() {
   document.getElementById('selection').textContent =
     selected.size ? `${selected.size} selected` : 'No process selected';
-  for (const button of document.querySelectorAll('[data-selection]')) button.disabled = !selected.size;
+  for (const button of document.querySelectorAll('[data-selection], [data-tail-selection]')) {
+    button.disabled = !selected.size;
+  }
 }
 
 // --- actions ---------------------------------------------------------------------------------
@@ -212,6 +340,22 @@ async function act(action, targets, buttons) {
   }
 }
 
+async function rollout(group, button) {
+  button.disabled = true;
+  showResults(`rolling restart of ${group}: running…`, []);
+  try {
+    const r = await api('POST', `/api/groups/${encodeURIComponent(group)}/rollout`);
+    const rows = [...r.steps.map((s) => [s.server, s.ok ? 'READY' : 'FAILED',
+      s.error || `ready after ${s.seconds} s`, s.ok]),
+    ...r.skipped.map((name) => [name, 'SKIPPED', 'not restarted: an earlier server failed', false])];
+    showResults(`rolling restart of ${group}: ${r.ok ? 'done' : 'stopped at the first failure'}`, rows);
+  } catch (error) {
+    showResults(`rolling restart of ${group} refused: ${error.message}`, []);
+  } finally {
+    button.disabled = false;
+  }
+}
+
 async function update(server, button) {
   button.disabled = true;
   showResults(`update ${server}: running…`, []);
@@ -237,11 +381,19 @@ document.addEventListener('click', (event) => {
     if (kind !== 'processes' && action !== 'start' && !confirm(`${action} every process of ${target}?`)) return;
     act(action, {[kind]: [target]}, [button]);
   } else if (button.dataset.selection) {
-    act(button.dataset.selection, {processes: [...selected]}, document.querySelectorAll('[data-selection]'));
+    const action = button.dataset.selection;
+    if (action !== 'start' && !confirm(`${action} ${selected.size} selected processes?`)) return;
+    act(action, {processes: [...selected]}, document.querySelectorAll('[data-selection]'));
+  } else if (button.dataset.rollout) {
+    if (confirm(`restart ${button.dataset.rollout} one server at a time?`)) rollout(button.dataset.rollout, button);
   } else if (button.dataset.update) {
     update(button.dataset.update, button);
   } else if (button.dataset.tail) {
     tail.open(button.dataset.tail);
+  } else if (button.dataset.tailSelection !== undefined) {
+    multi.open([...selected].sort());
+  } else if (button.dataset.mainLog) {
+    tail.openMain(button.dataset.mainLog);
   }
 });
 document.getElementById('results-close').addEventListener('click', () => {
@@ -250,37 +402,22 @@ document.getElementById('results-close').addEventListener('click', () => {
 
 // --- log tail --------------------------------------------------------------------------------
 
-const tail = {
-  id: null, offset: 0, timer: null, generation: 0,
-  text: document.getElementById('tail-text'),
-  status: document.getElementById('tail-status'),
-  stream: document.getElementById('tail-stream'),
-
-  open(id) {
-    this.id = id;
-    this.restart();
-    document.getElementById('tail-id').textContent = id;
-    document.getElementById('tail').hidden = false;
-    document.getElementById('tail').scrollIntoView({block: 'nearest'});
-  },
-  restart() {
+// Follows one log (a process's stdout or stderr) into a <pre>, polling the tail API.
+class Follower {
+  constructor(id, stream, text, onStatus, onText) {
+    Object.assign(this, {id, stream, text, onStatus, onText, offset: 0, timer: null, stopped: false});
+    this.poll();
+  }
+  stop() {
+    this.stopped = true;  // answers still on their way are dropped
     clearTimeout(this.timer);
-    this.generation += 1;  // answers to polls of a previous process or stream are dropped
-    this.offset = 0;
-    this.text.textContent = '';
-    this.poll(this.generation);
-  },
-  close() {
-    clearTimeout(this.timer);
-    this.generation += 1;
-    this.id = null;
-    document.getElementById('tail').hidden = true;
-  },
-  async poll(generation) {
-    const url = `/api/processes/${encodeURIComponent(this.id)}/tail?stream=${this.stream.value}&offset=${this.offset}`;
+  }
+  async poll() {
+    const url = `/api/processes/${encodeURIComponent(this.id)}/tail?stream=${this.stream}&offset=${this.offset}`;
     try {
       const data = await api('GET', url);
-      if (generation !== this.generation) return;
+      if (this.stopped) return;
+      if (data.rotated) this.text.append('\n… (log rotated) …\n');
       if (data.overflow && this.offset) this.text.append('\n… (skipped output) …\n');
       const atBottom = this.text.scrollTop + this.text.clientHeight >= this.text.scrollHeight - 4;
       if (data.text) {
@@ -289,16 +426,141 @@ const tail = {
         if (atBottom) this.text.scrollTop = this.text.scrollHeight;
       }
       this.offset = data.offset;
-      this.status.textContent = 'following';
+      this.onStatus('following');
+      if (data.text) this.onText();
     } catch (error) {
-      if (generation !== this.generation) return;
+      if (this.stopped) return;
+      this.onStatus(error.message);
+    }
+    this.timer = setTimeout(() => this.poll(), TAIL_EVERY);
+  }
+}
+
+const tail = {
+  id: null, follower: null,
+  text: document.getElementById('tail-text'),
+  status: document.getElementById('tail-status'),
+  stream: document.getElementById('tail-stream'),
+  search: document.getElementById('tail-search'),
+  found: document.getElementById('tail-found'),
+
+  open(id) {
+    this.id = id;
+    this.restart();
+    this.show(id);
+  },
+  show(title) {
+    document.getElementById('tail-id').textContent = title;
+    document.getElementById('tail').hidden = false;
+    document.getElementById('tail').scrollIntoView({block: 'nearest'});
+  },
+  // supervisord's own log: its end, once (it has no offsets to follow).
+  async openMain(server) {
+    this.close();
+    this.show(`supervisord on ${server}`);
+    try {
+      this.text.textContent = (await api('GET', `/api/servers/${encodeURIComponent(server)}/log`)).text;
+      this.status.textContent = '';
+    } catch (error) {
       this.status.textContent = error.message;
     }
-    this.timer = setTimeout(() => this.poll(generation), TAIL_EVERY);
+    this.filter();
+  },
+  // Only the lines with the searched text, while there is one.
+  filter() {
+    const query = this.search.value.toLowerCase();
+    this.found.hidden = !query;
+    this.text.hidden = Boolean(query);
+    if (query) {
+      this.found.textContent = this.text.textContent.split('\n')
+        .filter((line) => line.toLowerCase().includes(query)).join('\n');
+    }
+  },
+  restart() {
+    this.follower?.stop();
+    this.text.textContent = '';
+    document.getElementById('tail-download').href =
+      `/api/processes/${encodeURIComponent(this.id)}/log?stream=${this.stream.value}`;
+    this.follower = new Follower(this.id, this.stream.value, this.text,
+      (status) => { this.status.textContent = status; }, () => this.filter());
+  },
+  close() {
+    this.follower?.stop();
+    this.follower = null;
+    this.id = null;
+    document.getElementById('tail').hidden = true;
   },
 };
+
+// Several logs at once: one row per process, stdout (and stderr beside it, if asked).
+const multi = {
+  ids: [], followers: [],
+  both: document.getElementById('multi-both'),
+  panes: document.getElementById('multi-panes'),
+
+  open(ids) {
+    this.ids = ids;
+    this.render();
+    document.getElementById('multi').hidden = false;
+    document.getElementById('multi').scrollIntoView({block: 'nearest'});
+  },
+  render() {
+    this.stop();
+    const streams = this.both.checked ? ['stdout', 'stderr'] : ['stdout'];
+    this.panes.replaceChildren(...this.ids.map((id) => el('div', {class: 'multi-row', 'data-id': id},
+      ...streams.map((stream) => {
+        const status = el('span', {class: 'muted'});
+        const text = el('pre', {'data-stream': stream});
+        this.followers.push(new Follower(id, stream, text, (s) => { status.textContent = s; }, () => {}));
+        return el('div', {class: 'multi-pane'}, el('strong', {}, `${id} ${stream} `), status, text);
+      }))));
+  },
+  stop() {
+    for (const follower of this.followers) follower.stop();
+    this.followers = [];
+  },
+  close() {
+    this.stop();
+    document.getElementById('multi').hidden = true;
+  },
+};
+multi.both.addEventListener('change', () => multi.render());
+document.getElementById('multi-close').addEventListener('click', () => multi.close());
 tail.stream.addEventListener('change', () => tail.restart());
+tail.search.addEventListener('input', () => tail.filter());
+document.getElementById('tail-clear')?.addEventListener('click', async () => {
+  if (!tail.id || !confirm(`clear the logs of ${tail.id}?`)) return;
+  try {
+    await api('POST', `/api/processes/${encodeURIComponent(tail.id)}/clear`);
+    tail.restart();
+  } catch (error) {
+    tail.status.textContent = error.message;
+  }
+});
 document.getElementById('tail-close').addEventListener('click', () => tail.close());
+
+// --- audit log (admins) ----------------------------------------------------------------------
+
+async function loadAudit() {
+  const params = new URLSearchParams();
+  for (const input of document.querySelectorAll('[data-audit-filter]')) {
+    if (input.value.trim()) params.set(input.dataset.auditFilter, input.value.trim());
+  }
+  const content = document.getElementById('content');
+  try {
+    const data = await api('GET', `/api/audit?${params}`);
+    const rows = data.entries.map((e) => el('tr', {class: e.ok ? 'ok' : 'failed'},
+      el('td', {class: 'when'}, new Date(e.time * 1000).toLocaleString()),
+      ...[e.user, e.role, e.address, e.action, e.target, e.status, e.description].map((text) => el('td', {}, text))));
+    if (!rows.length) rows.push(el('tr', {}, el('td', {colspan: 8, class: 'empty'}, 'Nothing recorded.')));
+    content.replaceChildren(el('section', {class: 'card results'}, el('table', {class: 'audit'},
+      el('thead', {}, el('tr', {}, ...['When', 'User', 'Role', 'Address', 'Action', 'Target', 'Result', 'Detail']
+        .map((t) => el('th', {}, t)))),
+      el('tbody', {}, ...rows))));
+  } catch (error) {
+    content.replaceChildren(el('p', {class: 'error'}, error.message));
+  }
+}
 
 // --- start -----------------------------------------------------------------------------------
 
@@ -306,10 +568,16 @@ if (view === 'processes') {
   document.getElementById('search').addEventListener('input', render);
   document.getElementById('state-filter').addEventListener('change', render);
 }
-setInterval(() => {
-  for (const cell of document.querySelectorAll('td.uptime')) {
-    const p = fleet.processes[cell.dataset.id];
-    if (p) cell.textContent = uptime(p);
-  }
-}, 1000);
-connect();
+if (view === 'audit') {
+  for (const input of document.querySelectorAll('[data-audit-filter]')) input.addEventListener('input', loadAudit);
+  document.getElementById('audit-refresh').addEventListener('click', loadAudit);
+  loadAudit();
+} else {
+  setInterval(() => {
+    for (const cell of document.querySelectorAll('td.uptime')) {
+      const p = fleet.processes[cell.dataset.id];
+      if (p) cell.textContent = uptime(p);
+    }
+  }, 1000);
+  connect();
+}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from urllib.parse import urlparse
 
 from fleet.auth import authenticate
+from fleet.config import User
 from fleet.handlers import SESSION_COOKIE, SESSION_DAYS, BaseHandler, PageHandler
+from fleet.sessions import LoginLimit
 
-VIEWS = {'groups': 'Groups', 'servers': 'Servers', 'processes': 'All processes'}
+VIEWS = {'groups': 'Groups', 'servers': 'Servers', 'processes': 'All processes', 'audit': 'Audit log'}
+NEEDS = {'audit': 'manage'}  # views only some roles see
 
 
 class DashboardPage(PageHandler):
@@ -15,22 +19,39 @@ class DashboardPage(PageHandler):
         self.view = view
 
     def get(self) -> None:
-        self.render('dashboard.html', view=self.view, views=VIEWS, user=self.current_user)
+        user = self.current_user
+        if self.view in NEEDS:
+            self.require(NEEDS[self.view])
+        views = {name: title for name, title in VIEWS.items() if name not in NEEDS or user.may(NEEDS[name])}
+        self.render('dashboard.html', view=self.view, views=views, user=user)
 
 
 class LoginPage(BaseHandler):
     def get(self) -> None:
         self.render('login.html', error=None, next=self._next())
 
-    def post(self) -> None:
-        user = authenticate(self.users, self.get_body_argument('username', ''),
-                            self.get_body_argument('password', ''))
+    async def post(self) -> None:
+        limit: LoginLimit = self.settings['fleet_login_limit']
+        address = self.request.remote_ip
+        wait = limit.retry_after(address)
+        if wait:
+            self.set_status(429)
+            self.set_header('Retry-After', str(math.ceil(wait)))
+            self.render('login.html', error=f'Too many attempts: try again in {math.ceil(wait)} s.',
+                        next=self._next())
+            return
+        name = self.get_body_argument('username', '')
+        user = await authenticate(self.users, name, self.get_body_argument('password', ''))
         if user is None:
+            self.audit('login', '', name, 'WRONG_PASSWORD', False, 'wrong user name or password',
+                       user=User(name, '', ''))
             self.set_status(401)
             self.render('login.html', error='Wrong user name or password.', next=self._next())
             return
-        self.set_signed_cookie(SESSION_COOKIE, user.name, expires_days=SESSION_DAYS, httponly=True,
-                               samesite='Strict', secure=self.settings['fleet_secure_cookies'])
+        limit.succeeded(address)
+        self.audit('login', '', user.name, 'SUCCESS', True, '', user=user)
+        self.set_signed_cookie(SESSION_COOKIE, self.sessions.open(user), expires_days=SESSION_DAYS,
+                               httponly=True, samesite='Strict', secure=self.settings['fleet_secure_cookies'])
         self.redirect(self._next())
 
     def _next(self) -> str:
@@ -44,5 +65,9 @@ class LoginPage(BaseHandler):
 
 class LogoutPage(BaseHandler):
     def post(self) -> None:
+        if self.current_user:
+            self.audit('logout', '', self.current_user.name, 'SUCCESS', True, '')
+        if self.session_token:
+            self.sessions.end(self.session_token)
         self.clear_cookie(SESSION_COOKIE)
         self.redirect(self.get_login_url())

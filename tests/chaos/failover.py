@@ -28,15 +28,23 @@ class Outcome:
     duplicated: int
 
 
-def under_load(web: str, upstream: Upstream, fault: Callable[[], None]) -> Outcome:
-    """Run ``fault`` under steady load; keep the load until service is back and N is reached."""
+def under_load(web: str, upstream: Upstream, fault: Callable[[], None],
+               back: Callable[[list[Call]], bool] | None = None) -> Outcome:
+    """Run ``fault`` under steady load; keep the load until service is back and N is reached.
+
+    Service is back when 10 requests were accepted in the last 2 s, or when ``back`` says so."""
     load = Load(web, upstream, LOADERS)
     try:
         wait_for(lambda: sum(c.accepted for c in load.since(0)) >= 10, 30, 0.05, 'steady load')
         struck = time.monotonic()
         fault()
-        wait_for(lambda: sum(c.accepted for c in load.since(time.monotonic() - 2)) >= 10
-                 and len(load.since(0)) >= MIN_REQUESTS, 60, 0.1, 'service back after the fault')
+        def recovered() -> bool:
+            if back is not None:
+                return back(load.since(0))
+            return sum(c.accepted for c in load.since(time.monotonic() - 2)) >= 10
+
+        wait_for(lambda: recovered() and len(load.since(0)) >= MIN_REQUESTS, 60, 0.1,
+                 'service back after the fault')
     finally:
         calls = load.stop()
     collect(web, calls, timeout=60)

@@ -6,13 +6,16 @@ Every process started here is ended here.
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 import requests
 
-from tests.fleet.support import GROUPS, PY, Fleet, Supervisord, celery_worker, sleeper
+from tests.fleet.support import ADMIN_PASSWORD, GROUPS, PY, Fleet, Supervisord, celery_worker, sleeper
+
+BROWSER_WAIT = 10_000  # ms: the longest any step in the browser may take
 
 
 @pytest.fixture(scope='session')
@@ -35,6 +38,11 @@ def supervisors(tmp_path_factory: pytest.TempPathFactory, queue: str) -> Iterato
         'program:two': sleeper(),
         'group:pair': 'programs=one,two',
         'program:celery': celery_worker(queue),
+        # 'x' then 300 000 bytes of two-byte characters: a 64 KiB window from the end, and the
+        # 256 KiB chunks of a download, start inside a character.
+        'program:accents': sleeper(command=f'{PY} -c "print(chr(120) + chr(233) * 150000, flush=True); '
+                                           f'import time; time.sleep(100000)"',
+                                   environment='PYTHONIOENCODING="utf-8"'),
     })
     beta = Supervisord(directory, 'beta', {'program:sleeper': sleeper(), 'program:web': sleeper()})
     try:
@@ -74,3 +82,29 @@ def fleet(supervisors: dict[str, Supervisord], fleet_factory: Callable[..., Flee
 @pytest.fixture(scope='session')
 def admin(fleet: Fleet) -> requests.Session:
     return fleet.session()
+
+
+@pytest.fixture(scope='session')
+def browser() -> Iterator[Any]:
+    """Debian's Chromium through Playwright (tests/browser.py), for the whole session."""
+    pytest.importorskip('playwright.sync_api')
+    from tests.browser import CHROMIUM, chromium
+    if not shutil.which(CHROMIUM):
+        pytest.skip('chromium is not installed (make browser)')
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture(scope='session')
+def open_page(browser: Any) -> Callable[..., Any]:
+    """A new page of its own browser context (kwargs: Playwright's context options), logged in as admin."""
+    def open_(fleet: Fleet, **context: Any) -> Any:
+        page = browser.new_context(**{'viewport': {'width': 1280, 'height': 900}, **context}).new_page()
+        page.set_default_timeout(BROWSER_WAIT)
+        page.goto(f'{fleet.base}/groups')
+        page.fill('input[name=username]', 'admin')
+        page.fill('input[name=password]', ADMIN_PASSWORD)
+        page.click('button[type=submit]')
+        page.wait_for_url(f'{fleet.base}/groups')
+        return page
+    return open_

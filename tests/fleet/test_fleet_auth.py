@@ -3,14 +3,27 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import subprocess
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from fleet import auth, config
-from tests.fleet.support import ADMIN_PASSWORD, PY, ROOT, VIEWER_PASSWORD
+from fleet.handlers import from_loopback
+from tests.fleet.support import (
+    ADMIN_PASSWORD,
+    OPERATOR_PASSWORD,
+    PY,
+    ROOT,
+    USERS,
+    VIEWER_PASSWORD,
+    wait_until,
+)
 
 
 def test_everything_needs_a_login(fleet):
@@ -49,11 +62,33 @@ def test_readonly_user_sees_but_cannot_act(fleet, supervisors):
     assert len(fleet.get(viewer, '/api/servers')['servers']) == 2
     pid = supervisors['beta'].info('web')['pid']
     for path, body in (('/api/actions/restart', {'servers': ['beta']}),
-                       ('/api/actions/stop', {'groups': ['cross']}), ('/api/servers/beta/update', {})):
+                       ('/api/actions/stop', {'groups': ['cross']}), ('/api/servers/beta/update', {}),
+                       ('/api/actions/signal', {'servers': ['beta'], 'signal': 'TERM'})):
         response = fleet.post(viewer, path, body)
         assert response.status_code == 403, path
         assert response.json() == {'error': 'read-only users cannot change anything'}
+    assert viewer.get(f'{fleet.base}/api/audit', timeout=5).status_code == 403
+    assert viewer.get(f'{fleet.base}/audit', timeout=5).status_code == 403
     assert supervisors['beta'].info('web')['pid'] == pid
+
+
+def test_operator_starts_stops_and_restarts_but_nothing_else(fleet, supervisors):
+    operator = fleet.session('operator', OPERATOR_PASSWORD)
+    pid = supervisors['beta'].info('web')['pid']
+    restarted = fleet.post(operator, '/api/actions/restart', {'processes': ['beta:web:web']})
+    assert restarted.status_code == 200 and restarted.json()['ok']
+    assert supervisors['beta'].info('web')['pid'] != pid
+    pid = supervisors['beta'].info('web')['pid']
+    for path, body in (('/api/servers/beta/update', {}),
+                       ('/api/actions/signal', {'processes': ['beta:web:web'], 'signal': 'TERM'})):
+        response = fleet.post(operator, path, body)
+        assert response.status_code == 403, path
+        assert response.json() == {'error': 'operators may start, stop and restart only'}
+    assert fleet.post(operator, '/api/processes/beta:web:web/clear').status_code == 403
+    assert operator.get(f'{fleet.base}/api/audit', timeout=5).status_code == 403
+    assert supervisors['beta'].info('web')['pid'] == pid
+    page = operator.get(f'{fleet.base}/groups', timeout=5).text
+    assert 'data-control="yes"' in page and 'data-manage="no"' in page and '/audit' not in page
 
 
 def test_posts_without_the_xsrf_token_are_refused(fleet, admin, supervisors):
@@ -109,6 +144,20 @@ def test_config_is_checked():
         config.parse({'servers': [server, server]})
     with pytest.raises(ValueError, match='name'):
         config.parse({'servers': [{**server, 'name': 'a:b'}]})
+    good = auth.hash_password('x')
+
+    def with_hash(stored: str) -> dict:
+        return {'servers': [server], 'users': [{'name': 'u', 'role': 'admin', 'password_hash': stored}]}
+    for bad in ('x', good.replace('scrypt', 'md5'), good + '$', good.replace('$8$', '$eight$'),
+                good.rsplit('$', 1)[0] + '$not base64!', good.replace('16384', '1000')):
+        with pytest.raises(ValueError, match='password_hash'):
+            config.parse(with_hash(bad))
+    config.parse(with_hash(good))
+    for option, value in (('poll_interval', 0), ('timeout', -1), ('timeout', 1e9), ('action_timeout', 'x'),
+                          ('unreachable_after', True), ('poll_intervall', 1)):
+        with pytest.raises(ValueError, match=option):
+            config.parse({'servers': [server], 'fleet': {option: value}})
+    assert config.parse({'servers': [server], 'fleet': {'poll_interval': 2}}).poll_interval == 2.0
 
 
 @pytest.mark.unit
@@ -123,3 +172,82 @@ def test_config_is_checked():
 ])
 def test_member_patterns(member, server, group, name, expected):
     assert config.member_matches(member, server, group, name) is expected
+
+
+def test_a_login_flood_is_cut_short_and_never_stalls_the_dashboard(fleet_factory, supervisors):
+    fleet = fleet_factory([supervisors['beta']])
+    http = fleet.session()  # logged in before the flood
+    guesser = requests.Session()
+    guesser.get(f'{fleet.base}/login', timeout=5)
+    form = {'username': 'admin', 'password': 'guess', '_xsrf': guesser.cookies['_xsrf']}
+
+    def guess() -> int:
+        return requests.post(f'{fleet.base}/login', data=form, cookies=guesser.cookies, timeout=30,
+                             allow_redirects=False).status_code
+    slowest = 0.0
+    with ThreadPoolExecutor(30) as pool:
+        guesses = [pool.submit(guess) for _ in range(30)]
+        while not all(g.done() for g in guesses):
+            started = time.monotonic()
+            fleet.get(http, '/api/me')
+            slowest = max(slowest, time.monotonic() - started)
+    statuses = Counter(g.result() for g in guesses)
+    # Ten attempts per address per minute; password hashing runs off the event loop.
+    assert statuses == {401: 10, 429: 20}, statuses
+    assert slowest < 0.5, f'a request waited {slowest:.2f} s behind the logins'
+    refused = requests.post(f'{fleet.base}/login', data=form, cookies=guesser.cookies, timeout=5)
+    assert refused.status_code == 429 and int(refused.headers['Retry-After']) > 0
+
+
+def test_logging_out_ends_the_session_and_its_event_stream(fleet):
+    http = fleet.session()
+    stolen = http.cookies.copy()
+    with requests.get(f'{fleet.base}/api/events', cookies=stolen, stream=True, timeout=5) as stream:
+        lines = stream.iter_lines()
+        assert next(lines) == b'event: snapshot'
+        assert http.post(f'{fleet.base}/logout', allow_redirects=False, timeout=5).status_code == 302
+        started = time.monotonic()
+        for _ in lines:  # ends when the dashboard closes the stream
+            pass
+        assert time.monotonic() - started < 2
+    again = requests.get(f'{fleet.base}/api/me', cookies=stolen, timeout=5)
+    assert again.status_code == 401, 'a copied cookie is worth nothing after logout'
+
+
+def test_a_reload_removing_a_user_ends_its_sessions(fleet_factory, supervisors):
+    fleet = fleet_factory([supervisors['beta']])
+    admin, viewer = fleet.session(), fleet.session('viewer', VIEWER_PASSWORD)
+    fleet.write_config([u for u in USERS if u['name'] != 'viewer'])
+    os.kill(fleet.proc.pid, signal.SIGHUP)
+    wait_until(lambda: viewer.get(f'{fleet.base}/api/me', timeout=5).status_code == 401, 5,
+               'the removed user logged out')
+    assert fleet.get(admin, '/api/me')['user'] == 'admin'
+    with pytest.raises(AssertionError):
+        fleet.session('viewer', VIEWER_PASSWORD)
+
+
+def test_an_empty_cookie_secret_file_is_refused(tmp_path, supervisors):
+    (tmp_path / auth.COOKIE_SECRET_FILE).write_text('\n')
+    with pytest.raises(config.ConfigError, match='no usable secret'):
+        auth.cookie_secret(tmp_path)
+
+
+def test_a_trusted_proxy_header_logs_in_configured_users_only_when_enabled(fleet, fleet_factory, supervisors):
+    # Off by default: the shared dashboard ignores the header.
+    plain = requests.get(f'{fleet.base}/api/me', headers={'X-Remote-User': 'admin'}, timeout=5)
+    assert plain.status_code == 401
+    sso = fleet_factory([supervisors['beta']], options={'trusted_user_header': '"X-Remote-User"'})
+    me = requests.get(f'{sso.base}/api/me', headers={'X-Remote-User': 'viewer'}, timeout=5).json()
+    assert (me['user'], me['role']) == ('viewer', 'readonly')
+    stranger = requests.get(f'{sso.base}/api/me', headers={'X-Remote-User': 'mallory'}, timeout=5)
+    assert stranger.status_code == 401
+    assert requests.get(f'{sso.base}/api/me', timeout=5).status_code == 401
+    with pytest.raises(ValueError, match='trusted_user_header'):
+        config.parse({'servers': [{'name': 'a', 'url': 'http://x/RPC2'}],
+                      'fleet': {'trusted_user_header': 'a b'}})
+
+
+@pytest.mark.parametrize(('address', 'trusted'), [('127.0.0.1', True), ('::1', True), ('127.9.9.9', True),
+                                                   ('10.0.0.5', False), ('198.18.0.1', False), ('', False)])
+def test_only_loopback_peers_are_trusted_proxies(address, trusted):
+    assert from_loopback(address) is trusted

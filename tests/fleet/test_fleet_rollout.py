@@ -16,6 +16,8 @@ def test_rollout_restarts_one_server_after_the_other(fleet, admin, supervisors):
     assert all(after[n]['pid'] != before[n]['pid'] and after[n]['statename'] == 'RUNNING' for n in after)
     # beta was stopped only once alpha's sleeper had been RUNNING (startsecs=1) again
     assert after['beta']['start'] >= after['alpha']['start'] + 1
+    audit = fleet.get(admin, '/api/audit', params={'action': 'rollout'})['entries']
+    assert {(e['server'], e['status']) for e in audit} >= {('alpha', 'SUCCESS'), ('beta', 'SUCCESS')}
 
 
 def test_rollout_stops_at_the_first_failure(fleet, admin, supervisors):
