@@ -18,6 +18,7 @@ from typing import Any
 
 import tornado.web
 import uvloop
+from celery import states
 from tornado.httpserver import HTTPServer
 
 import celeryconfig as routes
@@ -166,8 +167,9 @@ class ApiHandler(tornado.web.RequestHandler):
         except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
             self.accepted(exc.task_id)
             return None
+        self.producer.forget(result.task_id)  # delivered with this answer, 200 or 502
         if result.status != 'SUCCESS':
-            raise ApiError(502, f'task {result.status.lower()}', task_id=result.task_id,
+            raise ApiError(502, f'task {shown_status(result).lower()}', task_id=result.task_id,
                            detail=result.result)
         return result
 
@@ -256,7 +258,14 @@ class ResultHandler(ApiHandler):
             result = await self.producer.result(task_id)
         except tcelery.ResultBackendUnavailable:
             raise ApiError(503, 'the result store is unavailable, retry later') from None
-        self.finish({'task_id': task_id, 'status': result.status, 'result': result.result})
+        if result.status in states.READY_STATES:  # read once: a 202's result stays until then
+            self.producer.forget(task_id)
+        self.finish({'task_id': task_id, 'status': shown_status(result), 'result': result.result})
+
+
+def shown_status(result: tcelery.TaskResult) -> str:
+    """Celery's state, except that a task discarded for its age says EXPIRED."""
+    return 'EXPIRED' if result.expired else result.status
 
 
 class HealthHandler(ApiHandler):

@@ -28,6 +28,12 @@ class TaskResult:
             return cls(task_id, 'PENDING', None)
         return cls(task_id, meta['status'], meta.get('result'), meta.get('traceback'))
 
+    @property
+    def expired(self) -> bool:
+        """Discarded by a worker because its ``expires`` had passed (REVOKED, reason "expired")."""
+        return (self.status == 'REVOKED' and isinstance(self.result, dict)
+                and self.result.get('exc_message') in (['expired'], 'expired'))
+
 
 class NonBlockingProducer:
     """Everything the gateway needs from Celery, as coroutines.
@@ -79,6 +85,10 @@ class NonBlockingProducer:
     async def result(self, task_id: str) -> TaskResult:
         """What the result backend knows of the task now."""
         return TaskResult.from_meta(task_id, await self.results.fetch(task_id))
+
+    def forget(self, task_id: str) -> None:
+        """Delete the task's result: its caller has it. Batched and off the request path."""
+        self.results.forget(task_id)
 
     async def health(self) -> dict[str, bool]:
         try:

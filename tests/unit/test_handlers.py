@@ -36,6 +36,7 @@ class FakeProducer:
         self.outcome: tcelery.TaskResult | Exception = tcelery.TaskResult(TASK_ID, 'SUCCESS', None)
         self.health_answer = {'broker': True, 'result_backend': True}
         self.closed = False
+        self.forgotten: list[str] = []
 
     def _answer(self) -> tcelery.TaskResult:
         if isinstance(self.outcome, Exception):
@@ -56,6 +57,9 @@ class FakeProducer:
 
     async def result(self, task_id: str) -> tcelery.TaskResult:
         return self._answer()
+
+    def forget(self, task_id: str) -> None:
+        self.forgotten.append(task_id)
 
     async def health(self) -> dict[str, bool]:
         return dict(self.health_answer)
@@ -176,6 +180,33 @@ class TestOutcomes(GatewayCase):
         self.producer.outcome = tcelery.ResultBackendUnavailable('redis is away')
         code, body = self.call(f'/result/{TASK_ID}')
         assert code == 503 and 'result store is unavailable' in body['error']
+
+    def test_a_delivered_result_is_forgotten_a_pending_one_kept(self) -> None:
+        """Results answered with 200 or 502, or read from /result, are deleted; a 202's stays."""
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'SUCCESS', 3)
+        assert self.call('/add', x=1)[0] == 200
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'FAILURE', {'exc_type': 'ValueError'})
+        assert self.call('/add', x=1)[0] == 502
+        assert self.producer.forgotten == [TASK_ID, TASK_ID]
+        self.producer.outcome = tcelery.ResultTimeout(TASK_ID, 0.5)
+        assert self.call('/add', x=1)[0] == 202
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'PENDING', None)
+        assert self.call(f'/result/{TASK_ID}')[1]['status'] == 'PENDING'
+        assert self.producer.forgotten == [TASK_ID, TASK_ID]
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'SUCCESS', 3)
+        assert self.call(f'/result/{TASK_ID}')[1]['status'] == 'SUCCESS'
+        assert self.producer.forgotten == [TASK_ID] * 3
+
+    def test_an_expired_task_says_expired(self) -> None:
+        expired = {'exc_type': 'TaskRevokedError', 'exc_message': ['expired'],
+                   'exc_module': 'celery.exceptions'}
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'REVOKED', expired)
+        assert self.call(f'/result/{TASK_ID}') == (200, {'task_id': TASK_ID, 'status': 'EXPIRED',
+                                                         'result': expired})
+        code, body = self.call('/add', x=1)
+        assert code == 502 and body['error'] == 'task expired'
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'REVOKED', dict(expired, exc_message=['revoked']))
+        assert self.call(f'/result/{TASK_ID}')[1]['status'] == 'REVOKED'
 
     def test_healthz_is_a_503_when_anything_is_down(self) -> None:
         assert self.call('/healthz') == (200, {'broker': True, 'result_backend': True})
