@@ -42,6 +42,8 @@ class Settings:
     wait: float = 10.0  # seconds a request waits for its result before answering 202
     resolve_timeout: float = 3.0
     access_log: bool = False  # a line per answered request; errors are logged either way
+    # Refuse (503) a task whose queue would take longer than this to drain; None: as long as wait.
+    max_backlog: float | None = None
 
     @property
     def longest_request(self) -> float:
@@ -55,7 +57,13 @@ class Settings:
             port=int(os.environ.get('WEB_PORT', cls.port)),
             wait=float(os.environ.get('WEB_WAIT', cls.wait)),
             access_log=os.environ.get('WEB_ACCESS_LOG', '0').strip().lower() in TRUE,
+            max_backlog=float(backlog) if (backlog := os.environ.get('MAX_BACKLOG_SECONDS')) else None,
         )
+
+    @property
+    def backlog_limit(self) -> float:
+        """Work queued beyond WEB_WAIT would mostly end as 202s that nobody waits for."""
+        return self.wait if self.max_backlog is None else self.max_backlog
 
 
 class InFlight:
@@ -82,9 +90,10 @@ class InFlight:
 class ApiError(tornado.web.HTTPError):
     """An error whose message is meant for the client."""
 
-    def __init__(self, status: int, message: str, **extra: Any):
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(status, reason=None)
         self.message = message
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -113,6 +122,8 @@ class ApiHandler(tornado.web.RequestHandler):
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get('exc_info', (None, None, None))[1]
         if isinstance(exc, ApiError):
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
             self.finish({'error': exc.message, **exc.extra})
         else:  # tornado's own 4xx (e.g. 405) or an unexpected 500: the reason phrase only
             self.finish({'error': self._reason})
@@ -164,6 +175,8 @@ class ApiHandler(tornado.web.RequestHandler):
         except tcelery.BrokerUnavailable as exc:
             log.warning('broker unavailable: %s', exc)
             raise ApiError(503, UNAVAILABLE) from None
+        except tcelery.Overloaded as exc:
+            raise overloaded(exc) from None
         except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
             self.accepted(exc.task_id)
             return None
@@ -247,6 +260,8 @@ class CheckHandler(ApiHandler):
             task_id = await self.producer.send(task, args)
         except tcelery.BrokerUnavailable:
             raise ApiError(503, UNAVAILABLE) from None
+        except tcelery.Overloaded as exc:
+            raise overloaded(exc) from None
         # Fire and forget: the task stores no result, so there is nothing to poll.
         self.set_status(202)
         self.finish({'task_id': task_id, 'status': 'SENT'})
@@ -261,6 +276,13 @@ class ResultHandler(ApiHandler):
         if result.status in states.READY_STATES:  # read once: a 202's result stays until then
             self.producer.forget(task_id)
         self.finish({'task_id': task_id, 'status': shown_status(result), 'result': result.result})
+
+
+def overloaded(exc: tcelery.Overloaded) -> ApiError:
+    """Busy: the task was not sent; the client may retry after ``Retry-After`` seconds."""
+    return ApiError(503, f'busy, not accepted: {exc}; retry in {exc.retry_after} s',
+                    headers={'Retry-After': str(exc.retry_after)}, reason='overloaded', queue=exc.queue,
+                    retry_after=exc.retry_after)
 
 
 def shown_status(result: tcelery.TaskResult) -> str:
@@ -325,7 +347,8 @@ def run() -> None:
     settings = Settings.from_env()
     if not settings.access_log:  # tornado logs 4xx at WARNING and 5xx at ERROR: those stay
         logging.getLogger('tornado.access').setLevel(logging.WARNING)
-    producer = tcelery.setup_nonblocking_producer(celery_app=app)
+    producer = tcelery.setup_nonblocking_producer(celery_app=app, max_backlog=settings.backlog_limit,
+                                                  management_url=os.environ.get('RABBITMQ_API'))
     # uvloop: ~5% less CPU per request than asyncio's own loop (make bench).
     uvloop.run(serve(settings, producer, route_policy.Policy.from_env()))
 

@@ -14,11 +14,12 @@ from typing import Any
 
 from celery import Celery, Task
 
+from .admission import Overloaded
 from .errors import BrokerUnavailable, ResultBackendUnavailable, ResultTimeout, TceleryError
 from .producer import NonBlockingProducer, TaskResult
 
 __all__ = [
-    'BrokerUnavailable', 'NonBlockingProducer', 'ResultBackendUnavailable', 'ResultTimeout',
+    'BrokerUnavailable', 'NonBlockingProducer', 'Overloaded', 'ResultBackendUnavailable', 'ResultTimeout',
     'TaskResult', 'TceleryError', 'apply_async', 'get_producer', 'send', 'setup_nonblocking_producer',
 ]
 

@@ -125,6 +125,8 @@ class TaskMessages:
                          events[0].properties['content_encoding'])
             self._route = {key: sent[key] for key in ('queue', 'exchange', 'routing_key')}
         self._serializer = app.conf.task_serializer
+        queue = self._options.get('queue')
+        self.queue: str = queue.name if isinstance(queue, Queue) else self._task.routing_key
 
     def build(self, task_id: str, args: list | tuple = (),
               kwargs: dict | None = None) -> tuple[Publication, dict[str, Any] | None]:

@@ -7,9 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
+from kombu import Connection
 
+from .admission import Admission
 from .errors import BrokerUnavailable, ResultBackendUnavailable
 from .events import SentEvents
+from .management import ManagementApi
 from .messages import TaskMessages
 from .publisher import Publisher
 from .results import Meta, ResultWaiter
@@ -39,14 +42,23 @@ class NonBlockingProducer:
     """Everything the gateway needs from Celery, as coroutines.
 
     ``publish_timeout`` bounds a send, retries included, so a dead broker turns into
-    BrokerUnavailable quickly instead of a hung request.
+    BrokerUnavailable quickly instead of a hung request. With ``max_backlog`` (seconds), a task
+    whose queue would take longer than that to drain is refused with Overloaded (admission.py);
+    ``management_url`` (RabbitMQ's management API) gives the consume rates of every consumer.
     """
 
     def __init__(self, celery_app: Celery, *, broker_url: str | None = None,
-                 result_url: str | None = None, publish_timeout: float = 5.0):
+                 result_url: str | None = None, publish_timeout: float = 5.0,
+                 max_backlog: float | None = None, management_url: str | None = None):
         self.app = celery_app
         backend = celery_app.backend  # Celery's own key naming and payload decoding
-        self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout)
+        broker_url = broker_url or celery_app.conf.broker_url
+        self.publisher = Publisher(broker_url, publish_timeout=publish_timeout)
+        self.admission: Admission | None = None
+        if max_backlog is not None:
+            vhost = Connection(broker_url).virtual_host
+            api = ManagementApi(management_url, vhost) if management_url else None
+            self.admission = Admission(self.publisher.depth, max_backlog, rate=api and api.ack_rate)
         self.results = ResultWaiter(result_url or celery_app.conf.result_backend,
                                     backend.get_key_for_task, backend.decode)
         self._messages: dict[str, TaskMessages] = {}
@@ -54,12 +66,18 @@ class NonBlockingProducer:
 
     async def send(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
                    task_id: str | None = None) -> str:
-        """Publish the task; return its id once the broker has confirmed it."""
+        """Publish the task; return its id once the broker has confirmed it.
+
+        Raises Overloaded, before publishing anything, when admission control refuses it.
+        """
         name = task if isinstance(task, str) else task.name
         if name not in self._messages:
             self._messages[name] = TaskMessages(self.app, name)
+        messages = self._messages[name]
+        if self.admission is not None:
+            self.admission.admit(messages.queue)
         task_id = task_id or self.results.new_task_id()
-        message, sent_event = self._messages[name].build(task_id, args, kwargs)
+        message, sent_event = messages.build(task_id, args, kwargs)
         await self.publisher.publish(message)
         if sent_event is not None:
             self.sent_events.add(sent_event)
@@ -98,6 +116,8 @@ class NonBlockingProducer:
         return {'broker': self.publisher.connected, 'result_backend': await self.results.ping()}
 
     async def close(self) -> None:
+        if self.admission is not None:
+            await self.admission.close()
         await self.sent_events.close()
         await self.results.close()
         await self.publisher.close()

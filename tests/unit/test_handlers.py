@@ -46,7 +46,7 @@ class FakeProducer:
     async def send(self, task: str, args: list | tuple = (), kwargs: dict | None = None,
                    task_id: str | None = None) -> str:
         self.sent.append((task, list(args)))
-        if isinstance(self.outcome, tcelery.BrokerUnavailable):
+        if isinstance(self.outcome, (tcelery.BrokerUnavailable, tcelery.Overloaded)):
             raise self.outcome
         return TASK_ID
 
@@ -207,6 +207,16 @@ class TestOutcomes(GatewayCase):
         assert code == 502 and body['error'] == 'task expired'
         self.producer.outcome = tcelery.TaskResult(TASK_ID, 'REVOKED', dict(expired, exc_message=['revoked']))
         assert self.call(f'/result/{TASK_ID}')[1]['status'] == 'REVOKED'
+
+    def test_overloaded_is_a_503_with_retry_after(self) -> None:
+        self.producer.outcome = tcelery.Overloaded('route_check', 900, 30.0, 7)
+        for params in ({'x': 1}, {'url': 'http://127.0.0.1:9/', 'ignore_result': 1}):
+            response = self.fetch(f"/{'check' if 'url' in params else 'add'}?{urlencode(params)}",
+                                  raise_error=False)
+            body = json.loads(response.body)
+            assert (response.code, response.headers['Retry-After']) == (503, '7')
+            assert (body['reason'], body['queue'], body['retry_after']) == ('overloaded', 'route_check', 7)
+            assert body['error'].startswith('busy, not accepted: route_check holds 900 waiting tasks')
 
     def test_healthz_is_a_503_when_anything_is_down(self) -> None:
         assert self.call('/healthz') == (200, {'broker': True, 'result_backend': True})

@@ -1,0 +1,124 @@
+"""Admission control: refuse a task whose queue already holds more work than its workers can
+drain within ``max_backlog`` seconds, before anything is published.
+
+A queue that grows without limit only turns every answer into a late one: each caller waits
+WEB_WAIT for a 202, and the workers then spend minutes on checks whose callers gave up. Saying
+"busy, retry in N s" at once is the useful answer.
+
+The decision costs no I/O: a background task reads each queue in use at most once per
+``interval`` (a passive ``queue_declare`` gives the ready messages) and its consume rate (the
+acks per second RabbitMQ's management API reports for the whole queue, or, when higher or when
+there is no management API, the drop of the depth plus what this process published: exact for a
+single process, an underestimate (so stricter) for several). Between two reads, what this
+process admitted counts on top of the last depth.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .errors import TceleryError
+
+log = logging.getLogger(__name__)
+
+# A queue is read while tasks were offered to it within this many seconds.
+IDLE_AFTER = 10.0
+
+
+class Overloaded(TceleryError):
+    """The task's queue would take longer than ``max_backlog`` seconds to drain: not sent."""
+
+    def __init__(self, queue: str, depth: int, rate: float, retry_after: int):
+        drain = f'{depth / rate:.0f} s to drain at {rate:.0f}/s' if rate else 'no worker is taking them'
+        super().__init__(f'{queue} holds {depth} waiting tasks ({drain})')
+        self.queue = queue
+        self.depth = depth
+        self.rate = rate
+        self.retry_after = retry_after
+
+
+@dataclass
+class QueueLoad:
+    depth: int = 0  # ready messages at the last read
+    rate: float = 0.0  # messages consumed per second
+    own_rate: float = 0.0  # the same, as this process alone can tell it (a moving average)
+    admitted: int = 0  # admitted by this process since the last read
+    offered_at: float = 0.0  # monotonic time a task was last offered
+    read_at: float = 0.0
+    overloaded: bool = False
+    refused: int = 0  # since this process started
+
+
+class Admission:
+    """Per-process admission of tasks by their queue's backlog; ``refused`` counts per queue.
+
+    ``depth(queue)`` reads a queue's ready messages; ``rate(queue)``, when given, its consume
+    rate in messages per second (None when unknown).
+    """
+
+    def __init__(self, depth: Callable[[str], Awaitable[int]], max_backlog: float, *,
+                 rate: Callable[[str], Awaitable[float | None]] | None = None,
+                 interval: float = 1.0, min_depth: int = 100):
+        self._depth = depth
+        self._rate = rate
+        self.max_backlog = max_backlog
+        self.interval = interval
+        self.min_depth = min_depth  # always admitted: a cold start has no measured rate yet
+        self.queues: dict[str, QueueLoad] = {}
+        self._poller: asyncio.Task | None = None
+
+    def admit(self, queue: str) -> None:
+        """Count one task for ``queue``, or raise Overloaded. No I/O."""
+        load = self.queues.get(queue)
+        if load is None:
+            load = self.queues[queue] = QueueLoad()
+        load.offered_at = time.monotonic()
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll(), name='tcelery-admission')
+        depth = load.depth + load.admitted
+        if depth >= max(load.rate * self.max_backlog, self.min_depth):
+            load.refused += 1
+            excess = depth - load.rate * self.max_backlog
+            wait = excess / load.rate if load.rate else self.max_backlog
+            retry_after = max(1, min(math.ceil(wait), math.ceil(self.max_backlog)))
+            raise Overloaded(queue, depth, load.rate, retry_after)
+        load.admitted += 1
+
+    async def _poll(self) -> None:
+        while True:
+            now = time.monotonic()
+            for queue, load in list(self.queues.items()):
+                if now - load.offered_at < IDLE_AFTER:
+                    await self._read(queue, load)
+            await asyncio.sleep(self.interval)
+
+    async def _read(self, queue: str, load: QueueLoad) -> None:
+        try:
+            depth = await self._depth(queue)
+            rate = await self._rate(queue) if self._rate is not None else None
+        except Exception as exc:  # the broker is away: publishing fails on its own, fast
+            log.debug('depth of %s unknown: %r', queue, exc)
+            return
+        now = time.monotonic()
+        if load.read_at:  # this process's own view: what left the queue since the last read
+            drained = max(0.0, (load.depth + load.admitted - depth) / (now - load.read_at))
+            load.own_rate = 0.7 * load.own_rate + 0.3 * drained
+        load.depth, load.admitted, load.read_at = depth, 0, now
+        load.rate = max(rate or 0.0, load.own_rate)
+        overloaded = depth >= max(load.rate * self.max_backlog, self.min_depth)
+        if overloaded != load.overloaded:
+            load.overloaded = overloaded
+            log.warning('%s: %d waiting, consumed %.0f/s: %s (%d refused so far)', queue, depth,
+                        load.rate, 'refusing new tasks' if overloaded else 'admitting again', load.refused)
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller
