@@ -42,7 +42,7 @@ class Settings:
     wait: float = 10.0  # seconds a request waits for its result before answering 202
     resolve_timeout: float = 3.0
     access_log: bool = False  # a line per answered request; errors are logged either way
-    # Refuse (503) a task whose queue would take longer than this to drain; None: as long as wait.
+    # Refuse (503) a task whose queue would take longer than this to drain; None: half of wait.
     max_backlog: float | None = None
 
     @property
@@ -62,8 +62,9 @@ class Settings:
 
     @property
     def backlog_limit(self) -> float:
-        """Work queued beyond WEB_WAIT would mostly end as 202s that nobody waits for."""
-        return self.wait if self.max_backlog is None else self.max_backlog
+        """Work queued beyond WEB_WAIT would end as 202s that nobody waits for; half of it leaves
+        the other half for the task itself and for the error of the measured drain rate."""
+        return self.wait / 2 if self.max_backlog is None else self.max_backlog
 
 
 class InFlight:

@@ -64,7 +64,7 @@ class Admission:
 
     def __init__(self, depth: Callable[[str], Awaitable[int]], max_backlog: float, *,
                  rate: Callable[[str], Awaitable[float | None]] | None = None,
-                 interval: float = 1.0, min_depth: int = 100):
+                 interval: float = 1.0, min_depth: int = 10):
         self._depth = depth
         self._rate = rate
         self.max_backlog = max_backlog

@@ -15,7 +15,7 @@ from support.process import wait_for
 from support.rabbit import Vhost
 from tests.support import base_env, start_web, start_worker
 
-BACKLOG = 150  # over the 100 tasks admitted while no consume rate has been measured
+BACKLOG = 150  # well over the 10 tasks admitted while no consume rate has been measured
 
 
 def test_a_backlog_is_refused_fast_then_admitted_once_drained(log_dir: Path) -> None:
