@@ -42,7 +42,8 @@ class Settings:
     wait: float = 10.0  # seconds a request waits for its result before answering 202
     resolve_timeout: float = 3.0
     access_log: bool = False  # a line per answered request; errors are logged either way
-    # Refuse (503) a task whose queue would take longer than this to drain; None: half of wait.
+    # Refuse (503) a task whose queue would take longer than this to drain; None: half of wait;
+    # 0: never refuse.
     max_backlog: float | None = None
 
     @property
@@ -348,7 +349,7 @@ def run() -> None:
     settings = Settings.from_env()
     if not settings.access_log:  # tornado logs 4xx at WARNING and 5xx at ERROR: those stay
         logging.getLogger('tornado.access').setLevel(logging.WARNING)
-    producer = tcelery.setup_nonblocking_producer(celery_app=app, max_backlog=settings.backlog_limit,
+    producer = tcelery.setup_nonblocking_producer(celery_app=app, max_backlog=settings.backlog_limit or None,
                                                   management_url=os.environ.get('RABBITMQ_API'))
     # uvloop: ~5% less CPU per request than asyncio's own loop (make bench).
     uvloop.run(serve(settings, producer, route_policy.Policy.from_env()))

@@ -10,7 +10,9 @@ The decision costs no I/O: a background task reads each queue in use at most onc
 acks per second RabbitMQ's management API reports for the whole queue, or, when higher or when
 there is no management API, the drop of the depth plus what this process published: exact for a
 single process, an underestimate (so stricter) for several). Between two reads, what this
-process admitted counts on top of the last depth.
+process admitted counts on top of the last depth. The rate is measured while work waits in the
+queue, since only then is it what the workers can do; until the first such reading (a cold
+start) everything is admitted.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ class Overloaded(TceleryError):
 @dataclass
 class QueueLoad:
     depth: int = 0  # ready messages at the last read
-    rate: float = 0.0  # messages consumed per second
-    own_rate: float = 0.0  # the same, as this process alone can tell it (a moving average)
+    rate: float | None = None  # messages consumed per second; None until measured
+    own_rate: float | None = None  # the same, as this process alone can tell it (a moving average)
     admitted: int = 0  # admitted by this process since the last read
     offered_at: float = 0.0  # monotonic time a task was last offered
     read_at: float = 0.0
@@ -69,7 +71,7 @@ class Admission:
         self._rate = rate
         self.max_backlog = max_backlog
         self.interval = interval
-        self.min_depth = min_depth  # always admitted: a cold start has no measured rate yet
+        self.min_depth = min_depth  # a queue holding fewer is keeping up: always admitted
         self.queues: dict[str, QueueLoad] = {}
         self._poller: asyncio.Task | None = None
 
@@ -82,13 +84,21 @@ class Admission:
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll(), name='tcelery-admission')
         depth = load.depth + load.admitted
-        if depth >= max(load.rate * self.max_backlog, self.min_depth):
+        if self._backlogged(load, depth):
             load.refused += 1
-            excess = depth - load.rate * self.max_backlog
-            wait = excess / load.rate if load.rate else self.max_backlog
+            rate = load.rate or 0.0
+            wait = (depth - rate * self.max_backlog) / rate if rate else self.max_backlog
             retry_after = max(1, min(math.ceil(wait), math.ceil(self.max_backlog)))
-            raise Overloaded(queue, depth, load.rate, retry_after)
+            raise Overloaded(queue, depth, rate, retry_after)
         load.admitted += 1
+
+    def _backlogged(self, load: QueueLoad, depth: int) -> bool:
+        """Whether ``depth`` tasks are more than the workers drain in ``max_backlog`` seconds.
+
+        Until a rate has been measured (see _read) the workers' capacity is unknown and
+        everything is admitted; the next read comes within ``interval``.
+        """
+        return load.rate is not None and depth >= max(self.min_depth, load.rate * self.max_backlog)
 
     async def _poll(self) -> None:
         while True:
@@ -106,16 +116,23 @@ class Admission:
             log.debug('depth of %s unknown: %r', queue, exc)
             return
         now = time.monotonic()
-        if load.read_at:  # this process's own view: what left the queue since the last read
+        # A rate says what the workers can do only while work waits for them: while they keep
+        # the queue (nearly) empty it is the demand. So it is measured during a backlog only.
+        backlog = max(depth, load.depth) >= self.min_depth
+        if backlog and load.read_at:  # this process's own view: what left the queue since
             drained = max(0.0, (load.depth + load.admitted - depth) / (now - load.read_at))
-            load.own_rate = 0.7 * load.own_rate + 0.3 * drained
+            previous = drained if load.own_rate is None else load.own_rate
+            load.own_rate = 0.7 * previous + 0.3 * drained
         load.depth, load.admitted, load.read_at = depth, 0, now
-        load.rate = max(rate or 0.0, load.own_rate)
-        overloaded = depth >= max(load.rate * self.max_backlog, self.min_depth)
+        known = [r for r in (rate, load.own_rate) if r is not None]
+        if backlog and known:
+            load.rate = max(known)
+        overloaded = self._backlogged(load, depth)
         if overloaded != load.overloaded:
             load.overloaded = overloaded
             log.warning('%s: %d waiting, consumed %.0f/s: %s (%d refused so far)', queue, depth,
-                        load.rate, 'refusing new tasks' if overloaded else 'admitting again', load.refused)
+                        load.rate or 0, 'refusing new tasks' if overloaded else 'admitting again',
+                        load.refused)
 
     async def close(self) -> None:
         if self._poller is not None:

@@ -38,9 +38,11 @@ def test_refuses_beyond_the_drain_time_and_says_when_to_retry() -> None:
 
     async def scenario() -> None:
         admission = Admission(broker.read_depth, 10, rate=broker.read_rate, interval=0.01, min_depth=5)
-        for _ in range(5):  # nothing measured yet: up to min_depth admitted, then refused
+        for _ in range(50):  # nothing read yet: admitted
             admission.admit('q')
-        with pytest.raises(Overloaded):
+        broker.depth, broker.rate = 4, 0.0  # the workers keep up: the rate is the demand, unused
+        await next_read(broker)
+        for _ in range(50):
             admission.admit('q')
         broker.depth, broker.rate = 500, 20.0  # 25 s of work at 20/s: over 10 s
         await next_read(broker)
@@ -55,7 +57,15 @@ def test_refuses_beyond_the_drain_time_and_says_when_to_retry() -> None:
         broker.rate = 200.0  # 5 s of work
         await next_read(broker)
         admission.admit('q')
-        assert admission.queues['q'].refused == 3 and admission.queues['q'].admitted == 1
+        assert admission.queues['q'].refused == 2 and admission.queues['q'].admitted == 1
+        await admission.close()
+        admission = Admission(broker.read_depth, 10, rate=broker.read_rate, interval=0.01, min_depth=5)
+        broker.depth, broker.rate = 50, 0.0  # the workers are gone
+        admission.admit('q')
+        await next_read(broker)
+        with pytest.raises(Overloaded) as refused:
+            admission.admit('q')
+        assert 'no worker is taking them' in str(refused.value) and refused.value.retry_after == 10
         await admission.close()
 
     asyncio.run(scenario())
