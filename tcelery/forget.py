@@ -9,46 +9,35 @@ for it. A failed batch is only logged: its keys expire with their TTL anyway.
 
 from __future__ import annotations
 
-import asyncio
 import logging
+from collections.abc import Coroutine
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from .batching import Batcher
+
 log = logging.getLogger(__name__)
 
 
-class Forgetter:
+class Forgetter(Batcher):
     """Batches ``UNLINK``s of result keys; ``deleted`` and ``failed`` count keys, for metrics."""
 
     def __init__(self, client: aioredis.Redis, *, limit: int = 500, delay: float = 0.2):
+        super().__init__(limit=limit, delay=delay)
         self._redis = client
-        self.limit = limit
-        self.delay = delay
         self.deleted = 0  # keys in batches Redis accepted (a key already gone counts too)
         self.failed = 0  # keys of batches that failed, left to their TTL
         self._keys: list[bytes] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._unlinking: set[asyncio.Task] = set()
 
     def add(self, key: bytes) -> None:
         self._keys.append(key)
-        if len(self._keys) >= self.limit:
-            self.flush()
-        elif self._timer is None:
-            self._timer = asyncio.get_running_loop().call_later(self.delay, self.flush)
+        self.added()
 
-    def flush(self) -> None:
-        """Delete what is waiting, in a task of its own."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if not self._keys:
-            return
+    def take(self, count: int) -> list[Coroutine[Any, Any, None]]:
         keys, self._keys = self._keys, []
-        task = asyncio.create_task(self._unlink(keys))
-        self._unlinking.add(task)
-        task.add_done_callback(self._unlinking.discard)
+        return [self._unlink(keys)]
 
     async def _unlink(self, keys: list[bytes]) -> None:
         try:
@@ -58,8 +47,3 @@ class Forgetter:
             log.warning('%d delivered result(s) not deleted, left to their TTL: %r', len(keys), exc)
             return
         self.deleted += len(keys)
-
-    async def close(self) -> None:
-        """Delete what is left and wait for every batch."""
-        self.flush()
-        await asyncio.gather(*self._unlinking)
