@@ -109,12 +109,14 @@ class Admission:
             await asyncio.sleep(self.interval)
 
     async def _read(self, queue: str, load: QueueLoad) -> None:
+        rate_read = asyncio.ensure_future(self._read_rate(queue))
         try:
             depth = await self._depth(queue)
-            rate = await self._rate(queue) if self._rate is not None else None
         except Exception as exc:  # the broker is away: publishing fails on its own, fast
             log.debug('depth of %s unknown: %r', queue, exc)
+            rate_read.cancel()
             return
+        rate = await rate_read
         now = time.monotonic()
         # A rate says what the workers can do only while work waits for them: while they keep
         # the queue (nearly) empty it is the demand. So it is measured during a backlog only.
@@ -133,6 +135,16 @@ class Admission:
             log.warning('%s: %d waiting, consumed %.0f/s: %s (%d refused so far)', queue, depth,
                         load.rate or 0, 'refusing new tasks' if overloaded else 'admitting again',
                         load.refused)
+
+    async def _read_rate(self, queue: str) -> float | None:
+        """The rate the management API reports, or None; never holding up the depth reads."""
+        if self._rate is None:
+            return None
+        try:
+            return await asyncio.wait_for(self._rate(queue), self.interval)
+        except Exception as exc:  # slow or away: this process's own measure still counts
+            log.debug('rate of %s unknown: %r', queue, exc)
+            return None
 
     async def close(self) -> None:
         if self._poller is not None:

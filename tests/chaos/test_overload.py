@@ -65,7 +65,7 @@ def test_overload_is_refused_fast_and_what_is_accepted_stays_fresh(
         # A gateway admits everything until it has seen its workers' rate (a cold start), so the
         # load grows in two steps, as it would in production, rather than all at once.
         warm_up = Load(url, upstream, WARM_UP_CLIENTS, ms=UPSTREAM_MS, pause=0.0, error_pause=0.5)
-        wait_for(lambda: sum(c.accepted for c in warm_up.since(0)) >= 50, 30, 0.1, 'warm-up')
+        wait_for(lambda: sum(c.accepted for c in warm_up.since(0)) >= 100, 30, 0.1, 'warm-up')
         load = Load(url, upstream, CLIENTS - WARM_UP_CLIENTS, ms=UPSTREAM_MS, pause=0.0, error_pause=0.5)
         wait_for(lambda: time.monotonic() - load.calls[0].sent_at > SECONDS if load.calls else False,
                  SECONDS + 30, 0.2, 'the load ran')
