@@ -86,10 +86,16 @@ task_serializer = 'json'
 result_serializer = 'json'
 accept_content = ['json']
 result_accept_content = ['json']
-# Results are fetched once by the gateway or /result; a day is plenty and bounds Redis memory.
-result_expires = 24 * 3600
-# A result is stored even when Redis is away for a while: giving up would leave the message neither
-# acked nor rejected, losing its result and the worker's prefetch slot (docs/reliability.md, 4).
+# Every result carries a TTL (the Redis backend stores it with SETEX), so Redis holds at most
+# RESULT_TTL seconds of results. The gateway deletes those it delivered at once; this bounds the
+# rest: results handed out as 202 + Location and never read, and those of plain Celery clients.
+result_expires = int(os.environ.get('RESULT_TTL', 3600))
+# Seconds after sending that a task is no longer worth running: a worker discards it (state
+# REVOKED, reason "expired") instead of reporting a route's state from minutes ago as now.
+CHECK_EXPIRES = float(os.environ.get('CHECK_EXPIRES', 60))
+ADD_EXPIRES = float(os.environ.get('ADD_EXPIRES', 30))
+# Keep retrying to store a result while Redis is away: giving up leaves the message neither acked
+# nor rejected, so its result is lost and the worker's prefetch slot with it (docs/reliability.md, 4).
 result_backend_always_retry = True
 
 # Retry a refused publish, briefly: callers are HTTP requests, and the seed's 10-20 s intervals

@@ -46,6 +46,9 @@ PUBLISH_LATENCY = Histogram('route_check_task_publish_duration_seconds',
                             ['task'], buckets=PUBLISH_BUCKETS)
 BROKER_UNAVAILABLE = Counter('route_check_broker_unavailable_total',
                              'Requests answered 503 because the broker did not accept the task')
+OVERLOADED = Counter('route_check_overloaded_total',
+                     'Requests answered 503 + Retry-After by admission control, before publishing, by queue',
+                     ['queue'])
 RESULT_WAITS_ACCEPTED = Counter('route_check_result_wait_accepted_total',
                                 'Result waits that ended in a 202 with the task id, by why',
                                 ['reason'])

@@ -21,6 +21,7 @@ from typing import Any
 
 import tornado.web
 import uvloop
+from celery import states
 from tornado.httpserver import HTTPServer
 
 import access_log
@@ -56,6 +57,9 @@ class Settings:
     resolve_timeout: float = 3.0
     access_log: bool = False  # a line per answered request; errors are logged either way
     log_format: str = 'text'  # or 'json': one JSON object per line
+    # Refuse (503) a task whose queue would take longer than this to drain; None: half of wait;
+    # 0: never refuse.
+    max_backlog: float | None = None
 
     @property
     def longest_request(self) -> float:
@@ -70,7 +74,14 @@ class Settings:
             wait=float(os.environ.get('WEB_WAIT', cls.wait)),
             access_log=os.environ.get('WEB_ACCESS_LOG', '0').strip().lower() in TRUE,
             log_format=os.environ.get('LOG_FORMAT', cls.log_format).strip().lower(),
+            max_backlog=float(backlog) if (backlog := os.environ.get('MAX_BACKLOG_SECONDS')) else None,
         )
+
+    @property
+    def backlog_limit(self) -> float:
+        """Work queued beyond WEB_WAIT would end as 202s that nobody waits for; half of it leaves
+        the other half for the task itself and for the error of the measured drain rate."""
+        return self.wait / 2 if self.max_backlog is None else self.max_backlog
 
 
 class InFlight:
@@ -99,10 +110,12 @@ class InFlight:
 class ApiError(tornado.web.HTTPError):
     """An error whose message is meant for the client."""
 
-    def __init__(self, status: int, message: str, cause: str | None = None, **extra: Any):
+    def __init__(self, status: int, message: str, cause: str | None = None,
+                 headers: dict[str, str] | None = None, **extra: Any):
         super().__init__(status, reason=None)
         self.message = message
         self.cause = cause  # for the log only
+        self.headers = headers or {}
         self.extra = extra
 
 
@@ -143,6 +156,8 @@ class ApiHandler(tornado.web.RequestHandler):
         exc = kwargs.get('exc_info', (None, None, None))[1]
         if isinstance(exc, ApiError):
             self.refusal = exc.message if exc.cause is None else f'{exc.message} ({exc.cause})'
+            for name, value in exc.headers.items():
+                self.set_header(name, value)
             self.finish({'error': exc.message, **exc.extra})
         else:  # tornado's own 4xx (e.g. 405) or an unexpected 500: the reason phrase only
             if status_code == 405:  # RFC 9110: a 405 lists the methods there are
@@ -202,14 +217,17 @@ class ApiHandler(tornado.web.RequestHandler):
                                                      headers=self.task_headers)
         except tcelery.BrokerUnavailable as exc:
             raise unavailable(exc) from None
+        except tcelery.Overloaded as exc:
+            raise overloaded(exc) from None
         except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
             gateway_metrics.RESULT_WAITS_ACCEPTED.labels(
                 'timeout' if isinstance(exc, tcelery.ResultTimeout) else 'result_backend_unavailable').inc()
             self.accepted(exc.task_id)
             return None
         self.task_id = result.task_id
+        self.producer.forget(result.task_id)  # delivered with this answer, 200 or 502
         if result.status != 'SUCCESS':
-            raise ApiError(502, f'task {result.status.lower()}', task_id=result.task_id,
+            raise ApiError(502, f'task {shown_status(result).lower()}', task_id=result.task_id,
                            detail=result.result)
         return result
 
@@ -298,6 +316,8 @@ class CheckHandler(ApiHandler):
             task_id = self.task_id = await self.producer.send(task, args, headers=self.task_headers)
         except tcelery.BrokerUnavailable as exc:
             raise unavailable(exc) from None
+        except tcelery.Overloaded as exc:
+            raise overloaded(exc) from None
         # Fire and forget: the task stores no result, so there is nothing to poll.
         self.set_status(202)
         self.finish({'task_id': task_id, 'status': 'SENT'})
@@ -311,7 +331,22 @@ class ResultHandler(ApiHandler):
             result = await self.producer.result(task_id)
         except tcelery.ResultBackendUnavailable:
             raise ApiError(503, 'the result store is unavailable, retry later') from None
-        self.finish({'task_id': task_id, 'status': result.status, 'result': result.result})
+        if result.status in states.READY_STATES:  # read once: a 202's result stays until then
+            self.producer.forget(task_id)
+        self.finish({'task_id': task_id, 'status': shown_status(result), 'result': result.result})
+
+
+def overloaded(exc: tcelery.Overloaded) -> ApiError:
+    """Busy: the task was not sent; the client may retry after ``Retry-After`` seconds."""
+    gateway_metrics.OVERLOADED.labels(exc.queue).inc()
+    return ApiError(503, f'busy, not accepted: {exc}; retry in {exc.retry_after} s',
+                    headers={'Retry-After': str(exc.retry_after)}, reason='overloaded', queue=exc.queue,
+                    retry_after=exc.retry_after)
+
+
+def shown_status(result: tcelery.TaskResult) -> str:
+    """Celery's state, except that a task discarded for its age says EXPIRED."""
+    return 'EXPIRED' if result.expired else result.status
 
 
 class HealthHandler(ApiHandler):
@@ -395,7 +430,9 @@ def run() -> None:
     app.loader.import_default_modules()
     settings = Settings.from_env()
     access_log.configure(settings.log_format)
-    producer = tcelery.setup_nonblocking_producer(celery_app=app, observer=gateway_metrics.MetricsObserver())
+    producer = tcelery.setup_nonblocking_producer(
+        celery_app=app, observer=gateway_metrics.MetricsObserver(),
+        max_backlog=settings.backlog_limit or None, management_url=os.environ.get('RABBITMQ_API'))
     # uvloop: ~5% less CPU per request than asyncio's own loop (make bench).
     uvloop.run(serve(settings, producer, route_policy.Policy.from_env()))
 

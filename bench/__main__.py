@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import FrameType
 
-from bench import load, readme, report, stacks, sysstat
+from bench import load, overload, readme, report, stacks, sysstat
 from bench.load import CPUS
 from bench.report import Row
 from bench.upstream import HIGH
@@ -46,11 +46,18 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument('--redis-url', default='redis://127.0.0.1:6379/2', help='a Redis database of its own')
     parser.add_argument('--out', type=Path, default=RESULTS)
+    parser.add_argument('--overload', action='store_true',
+                        help='only the bounded-under-load runs: sustained, then overload (bench/overload.py)')
+    parser.add_argument('--sustained-minutes', type=float, help='of the sustained run (10; quick: 1)')
+    parser.add_argument('--overload-clients', type=int, default=1000, help='clients of the overload run')
+    parser.add_argument('--overload-seconds', type=float, help='of the overload run (120; quick: 20)')
     options = parser.parse_args()
     for name, full, quick in (
         ('warmup', 3.0, 1.0),
         ('duration', 15.0, 4.0),
         ('rss_requests', 100_000, 10_000),
+        ('sustained_minutes', 10.0, 1.0),
+        ('overload_seconds', 120.0, 20.0),
     ):
         if getattr(options, name) is None:
             setattr(options, name, quick if options.quick else full)
@@ -238,6 +245,9 @@ def main() -> None:
         raise KeyboardInterrupt(f'signal {signum}')  # unwinds every context: all stacks stop
 
     signal.signal(signal.SIGTERM, terminate)
+    if options.overload:
+        overload.run(options)
+        return
 
     rows: list[Row] = []
     memory: dict = {}

@@ -14,12 +14,14 @@ from typing import Any
 
 from celery import Celery, Task
 
+from .admission import Overloaded
 from .errors import BrokerUnavailable, ResultBackendUnavailable, ResultTimeout, TceleryError
 from .observer import Observer
 from .producer import NonBlockingProducer, TaskResult
 
 __all__ = [
-    'BrokerUnavailable', 'NonBlockingProducer', 'Observer', 'ResultBackendUnavailable', 'ResultTimeout',
+    'BrokerUnavailable', 'NonBlockingProducer', 'Observer', 'Overloaded', 'ResultBackendUnavailable',
+    'ResultTimeout',
     'TaskResult', 'TceleryError', 'apply_async', 'get_producer', 'send', 'setup_nonblocking_producer',
 ]
 

@@ -77,6 +77,11 @@ def _task_options(app: Celery, name: str, args: list | tuple, kwargs: dict | Non
         'reply_to': app.thread_oid,
         'time_limit': options.pop('time_limit', None),
         'soft_time_limit': options.pop('soft_time_limit', None),
+        # Seconds, which as_task_v2 turns into an absolute time on every call. Unlike
+        # send_task we do not also set the AMQP ``expiration``: RabbitMQ would drop an expired
+        # message without a trace, while the worker discards it and stores REVOKED ("expired"),
+        # an answer for whoever holds its task id.
+        'expires': options.pop('expires', None),
         'create_sent_event': app.conf.task_send_sent_event,
         'ignore_result': bool(task and task.ignore_result),
     }
@@ -122,6 +127,8 @@ class TaskMessages:
                          events[0].properties['content_encoding'])
             self._route = {key: sent[key] for key in ('queue', 'exchange', 'routing_key')}
         self._serializer = app.conf.task_serializer
+        queue = self._options.get('queue')
+        self.queue: str = queue.name if isinstance(queue, Queue) else self._task.routing_key
 
     def build(self, task_id: str, args: list | tuple = (), kwargs: dict | None = None,
               headers: dict[str, Any] | None = None) -> tuple[Publication, dict[str, Any] | None]:

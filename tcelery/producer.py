@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
+from kombu import Connection
 
+from .admission import Admission
 from .errors import BrokerUnavailable, ResultBackendUnavailable
 from .events import SentEvents
+from .management import ManagementApi
 from .messages import TaskMessages
 from .observer import Observer
 from .publisher import Publisher
@@ -33,22 +36,37 @@ class TaskResult:
             return cls(task_id, 'PENDING', None)
         return cls(task_id, meta['status'], meta.get('result'), meta.get('traceback'))
 
+    @property
+    def expired(self) -> bool:
+        """Discarded by a worker because its ``expires`` had passed (REVOKED, reason "expired")."""
+        return (self.status == 'REVOKED' and isinstance(self.result, dict)
+                and self.result.get('exc_message') in (['expired'], 'expired'))
+
 
 class NonBlockingProducer:
     """Everything the gateway needs from Celery, as coroutines.
 
     ``publish_timeout`` bounds a send, retries included, so a dead broker turns into
-    BrokerUnavailable quickly instead of a hung request.
+    BrokerUnavailable quickly instead of a hung request. With ``max_backlog`` (seconds), a task
+    whose queue would take longer than that to drain is refused with Overloaded (admission.py);
+    ``management_url`` (RabbitMQ's management API) gives the consume rates of every consumer.
     """
 
     def __init__(self, celery_app: Celery, *, broker_url: str | None = None,
                  result_url: str | None = None, publish_timeout: float = 5.0,
-                 observer: Observer | None = None):
+                 observer: Observer | None = None, max_backlog: float | None = None,
+                 management_url: str | None = None):
         self.app = celery_app
         self.observer = observer or Observer()
         backend = celery_backend(celery_app, result_url)  # Celery's key naming, decoding, URL parsing
-        self.publisher = Publisher(broker_url or celery_app.conf.broker_url, publish_timeout=publish_timeout,
+        broker_url = broker_url or celery_app.conf.broker_url
+        self.publisher = Publisher(broker_url, publish_timeout=publish_timeout,
                                    on_connection=self.observer.broker_connection)
+        self.admission: Admission | None = None
+        if max_backlog is not None:
+            vhost = Connection(broker_url).virtual_host
+            api = ManagementApi(management_url, vhost) if management_url else None
+            self.admission = Admission(self.publisher.depth, max_backlog, rate=api and api.ack_rate)
         self.results = ResultWaiter(result_redis(backend, timeout=RESULT_TIMEOUT),
                                     backend.get_key_for_task, backend.decode, socket_timeout=RESULT_TIMEOUT,
                                     on_subscription=self.observer.result_backend_connection)
@@ -60,12 +78,16 @@ class NonBlockingProducer:
         """Publish the task; return its id once the broker has confirmed it.
 
         ``headers`` are added to the message's, as ``apply_async(headers=...)`` adds them.
+        Raises Overloaded, before publishing anything, when admission control refuses it.
         """
         name = task if isinstance(task, str) else task.name
         if name not in self._messages:
             self._messages[name] = TaskMessages(self.app, name)
+        messages = self._messages[name]
+        if self.admission is not None:
+            self.admission.admit(messages.queue)
         task_id = task_id or self.results.new_task_id()
-        message, sent_event = self._messages[name].build(task_id, args, kwargs, headers)
+        message, sent_event = messages.build(task_id, args, kwargs, headers)
         started = time.perf_counter()
         try:
             await self.publisher.publish(message)
@@ -98,6 +120,10 @@ class NonBlockingProducer:
         """What the result backend knows of the task now."""
         return TaskResult.from_meta(task_id, await self.results.fetch(task_id))
 
+    def forget(self, task_id: str) -> None:
+        """Delete the task's result: its caller has it. Batched and off the request path."""
+        self.results.forget(task_id)
+
     async def health(self) -> dict[str, bool]:
         try:
             await self.publisher.connect()
@@ -106,6 +132,8 @@ class NonBlockingProducer:
         return {'broker': self.publisher.connected, 'result_backend': await self.results.ping()}
 
     async def close(self) -> None:
+        if self.admission is not None:
+            await self.admission.close()
         await self.sent_events.close()
         await self.results.close()
         await self.publisher.close()

@@ -168,6 +168,20 @@ class Publisher:
             self._connecting.cancel()
         await self._discard()
 
+    async def depth(self, queue: str) -> int:
+        """Messages ready in ``queue``, by a passive declare (0 for a queue not declared yet).
+
+        On the events channel's own AMQP channel: aio-pika's robust channel answers a passive
+        declare of a known queue from its cache, and reopens the channel a 404 closes.
+        """
+        await self.connect()
+        channel = await self._channels[False].get_underlay_channel()
+        try:
+            declared = await channel.queue_declare(queue, passive=True, timeout=self.confirm_timeout)
+        except aiormq.exceptions.ChannelNotFoundEntity:
+            return 0
+        return declared.message_count or 0
+
     async def publish(self, publication: Publication, *, confirm: bool = True) -> None:
         """Publish, retrying as the message's retry policy says, within ``publish_timeout``.
 

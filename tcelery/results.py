@@ -25,6 +25,7 @@ from celery import states
 from redis.exceptions import RedisError
 
 from .errors import ResultBackendUnavailable, ResultTimeout
+from .forget import Forgetter
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +77,7 @@ class ResultWaiter:
         self._subscribing = asyncio.Lock()
         self._reader: asyncio.Task | None = None
         self._on_subscription = on_subscription  # told when the subscription is confirmed or lost
+        self.forgetter = Forgetter(self._redis)
 
     def new_task_id(self) -> str:
         """A random UUID4 whose first group is this process's prefix, so our pattern matches it."""
@@ -88,6 +90,10 @@ class ResultWaiter:
         except RedisError as exc:
             raise ResultBackendUnavailable(f'result backend unreachable: {exc}') from exc
         return None if payload is None else self._decode(payload)
+
+    def forget(self, task_id: str) -> None:
+        """Delete the task's stored result soon (batched, in the background)."""
+        self.forgetter.add(self._key_for(task_id))
 
     async def ping(self) -> bool:
         try:
@@ -174,5 +180,6 @@ class ResultWaiter:
             self._reader.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
+        await self.forgetter.close()
         await self._pubsub.aclose()
         await self._redis.aclose()

@@ -69,9 +69,9 @@ def idle_vhost() -> Iterator[Vhost]:
 @pytest.fixture(scope='session')
 def idle_web(idle_vhost: Vhost, log_dir: Path) -> Iterator[str]:
     """A gateway with no workers and the default (strict) target policy: what it sends stays
-    in the queues, so tests can count it."""
-    proc, url = start_web(base_env(BROKER_URL=idle_vhost.url, CHECK_ALLOW='', WEB_WAIT='0.3'),
-                          log_dir, name='idle-web')
+    in the queues, so tests can count it (admission control off: nothing drains them)."""
+    proc, url = start_web(base_env(BROKER_URL=idle_vhost.url, CHECK_ALLOW='', WEB_WAIT='0.3',
+                                   MAX_BACKLOG_SECONDS='0'), log_dir, name='idle-web')
     yield url
     proc.stop()
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta
 
 import pytest
 import requests
@@ -65,8 +66,13 @@ def test_gateway_sends_what_celery_sends(idle_web: str, idle_vhost: Vhost) -> No
     assert answer.status_code == 202
     ours = _take(idle_vhost, routes.QUEUE_OF[routes.ADD])
 
-    # Per-message values; message_id is aiormq's addition (see tcelery/publisher.py).
-    volatile = {'id', 'root_id', 'origin', 'correlation_id', 'reply_to', 'message_id'}
+    # Per-message values; message_id is aiormq's addition (see tcelery/publisher.py). Celery also
+    # sets the broker's TTL ('expiration') from expires; the gateway leaves expiry to the worker
+    # (see tcelery/messages.py), and the expiry times are a few milliseconds apart.
+    volatile = {'id', 'root_id', 'origin', 'correlation_id', 'reply_to', 'message_id', 'expiration',
+                'expires'}
+    expiry = [datetime.fromisoformat(m.headers['expires']) for m in (celerys, ours)]
+    assert timedelta(0) <= expiry[1] - expiry[0] < timedelta(seconds=10)
     def comparable(message) -> dict:
         props = {k: v for k, v in message.properties.items() if k not in volatile | {'application_headers'}}
         headers = {k: v for k, v in message.headers.items() if k not in volatile}

@@ -18,6 +18,7 @@ class Upstream:
     def __init__(self, host: str = '127.0.0.1') -> None:
         self.hits: Counter[str] = Counter()
         self.tokens: Counter[str] = Counter()
+        self.first_seen: dict[str, float] = {}  # token -> time.monotonic() of its first request
         self.in_flight = 0
         self._lock = threading.Lock()
         upstream = self
@@ -30,6 +31,7 @@ class Upstream:
                     upstream.hits[parts.path] += 1
                     if 't' in query:
                         upstream.tokens[query['t']] += 1
+                        upstream.first_seen.setdefault(query['t'], time.monotonic())
                     upstream.in_flight += 1
                 try:
                     self._answer(parts.path, query)

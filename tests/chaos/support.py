@@ -184,7 +184,7 @@ def collect(web: str | Callable[[], str], calls: Iterable[Call], timeout: float 
                 continue
             if body.get('status') == 'SUCCESS':
                 c.final = {'task_id': c.task_id, **body['result']}
-            elif body.get('status') in ('FAILURE', 'REVOKED'):
+            elif body.get('status') in ('FAILURE', 'REVOKED', 'EXPIRED'):
                 c.final = {'task_id': c.task_id, 'failed': body}
             else:
                 still.append(c)

@@ -20,7 +20,16 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ('scenario', 'N', 'accepted', 'completed', 'lost', 'duplicated', 'refused', 'notes')
-SCENARIOS = {'1', '2', '3', '4', '5', '6a', '6b', '6c', '7'}  # a full run records each of them
+# A full run records each of them: crashes and restarts (1-5), bad input (6), soak (7), the
+# RabbitMQ cluster and Sentinel (8-11), overload (12).
+SCENARIOS = {'1', '2', '3', '4', '5', '6a', '6b', '6c', '7', '8', '9', '10', '11', '12'}
+
+
+def _number(row: Row) -> tuple[int, str]:
+    """'10. ...' after '9. ...', '6b' after '6a'."""
+    number = row.scenario.split('.', 1)[0]
+    digits = ''.join(c for c in number if c.isdigit())
+    return int(digits or 0), number
 
 
 @dataclass
@@ -68,7 +77,7 @@ class Tally:
 
     def markdown(self) -> str:
         lines = ['| ' + ' | '.join(COLUMNS) + ' |', '|' + '---|' * len(COLUMNS)]
-        for row in sorted(self.rows, key=lambda r: r.scenario):
+        for row in sorted(self.rows, key=_number):
             values = asdict(row)
             lines.append('| ' + ' | '.join(str(values[c]) for c in COLUMNS) + ' |')
         return '\n'.join(lines)

@@ -39,7 +39,9 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
     worker = start_worker('check', env, log_dir, concurrency=4, name='chaos-worker-rabbit',
                           queues=(routes.QUEUE_OF[routes.HTTP_CHECK],
                                   routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT]))
-    web, url = start_web(dict(env, WEB_WAIT='2'), log_dir, name='chaos-web-rabbit')
+    # CHECK_EXPIRES: the backlog must outlive a broker restart on a busy machine; its expiry
+    # is another test's (tests/test_bounded.py).
+    web, url = start_web(dict(env, WEB_WAIT='2', CHECK_EXPIRES='600'), log_dir, name='chaos-web-rabbit')
     load = None
     recovered: float | None = None
     try:

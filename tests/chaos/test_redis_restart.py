@@ -92,10 +92,13 @@ def test_redis_restart_under_load(redis_server: PrivateRedis, vhost: Vhost, log_
         'finished). With -P threads and acks_late, a task whose result cannot be stored is neither acked '
         'nor rejected; once every prefetch slot is held so, nothing is delivered to the worker. '
         'Workaround: result_backend_always_retry = True in celeryconfig.py (see docs/reliability.md)')
-    odd = [(c.status, c.error, c.body) for c in everything if not c.accepted]
-    assert not odd, odd  # 200 or 202 with a task id, nothing else (no 5xx, no hang)
+    # 200 or 202 with a task id, or a refusal by admission control: while the workers cannot
+    # store results they take no new tasks, so the queue fills and the gateway says busy.
+    odd = [(c.status, c.error, c.body) for c in everything
+           if not c.accepted and c.body.get('reason') != 'overloaded']
+    assert not odd, odd  # nothing else (no other 5xx, no hang)
     assert row.lost == 0, [c.task_id for c in everything if c.accepted and c.final is None]
-    assert all(c.final.get('ok') is True for c in everything)
+    assert all(c.final.get('ok') is True for c in everything if c.accepted)
     assert during, 'the outage was not observed'
     assert max_latency < WEB_WAIT + 3, max_latency
     assert health == {'broker': True, 'result_backend': True}

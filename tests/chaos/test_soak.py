@@ -9,9 +9,12 @@ import threading
 import time
 from pathlib import Path
 
+import redis
+
 from support.process import wait_for
 from support.procfs import open_fds, rss_kib
 from support.rabbit import Vhost
+from tests import REDIS_TEST_URL
 from tests.chaos.support import Load, collect, stop_all
 from tests.chaos.tally import Tally
 from tests.support import base_env, start_web, start_worker
@@ -47,11 +50,15 @@ def test_soak(vhost: Vhost, log_dir: Path, upstream: Upstream, tally: Tally) -> 
     rss_start, rss_end = statistics.median(s[1] for s in head), statistics.median(s[1] for s in tail)
     fds_start, fds_end = max(s[2] for s in head), max(s[2] for s in tail)
     rate = len(calls) / (samples[-1][0] or 1)
+    store = redis.Redis.from_url(REDIS_TEST_URL)  # delivered results are deleted: Redis stays flat
+    left = sum(store.exists(f'celery-task-meta-{c.task_id}') for c in calls if c.accepted)
+    store.close()
     dup = sum(max(0, upstream.token_count(c.token) - 1) for c in calls if c.accepted)
     row = tally.record(
         f'7. soak {SOAK_SECONDS:g}s, {CLIENTS} clients', calls, duplicated=dup,
         notes=(f'{rate:.0f} req/s; web RSS {rss_start / 1024:.1f} -> {rss_end / 1024:.1f} MiB '
-               f'(max {max(s[1] for s in samples) / 1024:.1f}); open fds {fds_start} -> {fds_end}'),
+               f'(max {max(s[1] for s in samples) / 1024:.1f}); open fds {fds_start} -> {fds_end}; '
+               f'{left} results left in Redis'),
         rss_kib=[rss_start, rss_end], fds=[fds_start, fds_end], samples=samples)
     odd = [(c.status, c.error) for c in calls if not c.accepted]
     assert not odd, odd[:20]
@@ -61,3 +68,4 @@ def test_soak(vhost: Vhost, log_dir: Path, upstream: Upstream, tally: Tally) -> 
     # Flat: a slow leak of even a few KiB per request would show over thousands of requests.
     assert rss_end - rss_start < max(8 * 1024, 0.15 * rss_start), (rss_start, rss_end)
     assert fds_end - fds_start <= 5, (fds_start, fds_end)
+    assert left <= 0.01 * len(calls), left

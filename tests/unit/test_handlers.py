@@ -37,6 +37,7 @@ class FakeProducer:
         self.outcome: tcelery.TaskResult | Exception = tcelery.TaskResult(TASK_ID, 'SUCCESS', None)
         self.health_answer = {'broker': True, 'result_backend': True}
         self.closed = False
+        self.forgotten: list[str] = []
 
     def _answer(self) -> tcelery.TaskResult:
         if isinstance(self.outcome, Exception):
@@ -47,7 +48,7 @@ class FakeProducer:
                    task_id: str | None = None, headers: dict | None = None) -> str:
         self.sent.append((task, list(args)))
         self.headers.append(headers)
-        if isinstance(self.outcome, tcelery.BrokerUnavailable):
+        if isinstance(self.outcome, (tcelery.BrokerUnavailable, tcelery.Overloaded)):
             raise self.outcome
         return TASK_ID
 
@@ -59,6 +60,9 @@ class FakeProducer:
 
     async def result(self, task_id: str) -> tcelery.TaskResult:
         return self._answer()
+
+    def forget(self, task_id: str) -> None:
+        self.forgotten.append(task_id)
 
     async def health(self) -> dict[str, bool]:
         return dict(self.health_answer)
@@ -179,6 +183,43 @@ class TestOutcomes(GatewayCase):
         self.producer.outcome = tcelery.ResultBackendUnavailable('redis is away')
         code, body = self.call(f'/result/{TASK_ID}')
         assert code == 503 and 'result store is unavailable' in body['error']
+
+    def test_a_delivered_result_is_forgotten_a_pending_one_kept(self) -> None:
+        """Results answered with 200 or 502, or read from /result, are deleted; a 202's stays."""
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'SUCCESS', 3)
+        assert self.call('/add', x=1)[0] == 200
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'FAILURE', {'exc_type': 'ValueError'})
+        assert self.call('/add', x=1)[0] == 502
+        assert self.producer.forgotten == [TASK_ID, TASK_ID]
+        self.producer.outcome = tcelery.ResultTimeout(TASK_ID, 0.5)
+        assert self.call('/add', x=1)[0] == 202
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'PENDING', None)
+        assert self.call(f'/result/{TASK_ID}')[1]['status'] == 'PENDING'
+        assert self.producer.forgotten == [TASK_ID, TASK_ID]
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'SUCCESS', 3)
+        assert self.call(f'/result/{TASK_ID}')[1]['status'] == 'SUCCESS'
+        assert self.producer.forgotten == [TASK_ID] * 3
+
+    def test_an_expired_task_says_expired(self) -> None:
+        expired = {'exc_type': 'TaskRevokedError', 'exc_message': ['expired'],
+                   'exc_module': 'celery.exceptions'}
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'REVOKED', expired)
+        assert self.call(f'/result/{TASK_ID}') == (200, {'task_id': TASK_ID, 'status': 'EXPIRED',
+                                                         'result': expired})
+        code, body = self.call('/add', x=1)
+        assert code == 502 and body['error'] == 'task expired'
+        self.producer.outcome = tcelery.TaskResult(TASK_ID, 'REVOKED', dict(expired, exc_message=['revoked']))
+        assert self.call(f'/result/{TASK_ID}')[1]['status'] == 'REVOKED'
+
+    def test_overloaded_is_a_503_with_retry_after(self) -> None:
+        self.producer.outcome = tcelery.Overloaded('route_check', 900, 30.0, 7)
+        for params in ({'x': 1}, {'url': 'http://127.0.0.1:9/', 'ignore_result': 1}):
+            response = self.fetch(f"/{'check' if 'url' in params else 'add'}?{urlencode(params)}",
+                                  raise_error=False)
+            body = json.loads(response.body)
+            assert (response.code, response.headers['Retry-After']) == (503, '7')
+            assert (body['reason'], body['queue'], body['retry_after']) == ('overloaded', 'route_check', 7)
+            assert body['error'].startswith('busy, not accepted: route_check holds 900 waiting tasks')
 
     def test_healthz_is_a_503_when_anything_is_down(self) -> None:
         assert self.call('/healthz') == (200, {'broker': True, 'result_backend': True})

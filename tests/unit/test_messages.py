@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from unittest import mock
 
 import pytest
 from celery import Celery
@@ -28,7 +31,11 @@ ARGS = {
     routes.TCP_CHECK: ['8.8.8.8', 53, 5.0],
     routes.HTTP_CHECK_NO_RESULT: ['http://8.8.8.8/', False, 5.0],
 }
-VOLATILE = {'id', 'root_id', 'correlation_id'}  # the task id, new for every message
+# The task id, new for every message, and the expiry time (compared on its own).
+VOLATILE = {'id', 'root_id', 'correlation_id', 'expires'}
+EXPIRES = {routes.ADD: routes.ADD_EXPIRES, routes.HTTP_CHECK: routes.CHECK_EXPIRES,
+           routes.TCP_CHECK: routes.CHECK_EXPIRES, routes.HTTP_CHECK_NO_RESULT: routes.CHECK_EXPIRES}
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 @pytest.fixture(scope='module')
@@ -61,14 +68,16 @@ def test_message_is_what_celery_sends(app, name: str) -> None:
 def test_custom_headers_travel_as_celerys(app, templates: dict) -> None:
     """``apply_async(headers=...)``: the gateway's request id reaches the worker the same way."""
     headers = {'request_id': 'req-1'}
-    with Connection('memory://') as conn:
-        app.tasks[routes.ADD].apply_async(args=[1, 2], connection=conn, headers=headers)
-        celerys = conn.default_channel.basic_get(routes.QUEUE_OF[routes.ADD], no_ack=True)
-    task_id, ours, _ = build_task_messages(app, routes.ADD, [1, 2], headers=headers)
+    with mock.patch.object(app, 'now', return_value=NOW):  # the same expiry time for all three
+        with Connection('memory://') as conn:
+            app.tasks[routes.ADD].apply_async(args=[1, 2], connection=conn, headers=headers)
+            celerys = conn.default_channel.basic_get(routes.QUEUE_OF[routes.ADD], no_ack=True)
+        task_id, ours, _ = build_task_messages(app, routes.ADD, [1, 2], headers=headers)
+        template = templates[routes.ADD].build(task_id, [1, 2], None, headers)[0]
     assert celerys.headers['request_id'] == ours.headers['request_id'] == 'req-1'
     assert {k: v for k, v in ours.headers.items() if k not in VOLATILE} == \
         {k: v for k, v in celerys.headers.items() if k not in VOLATILE}
-    assert templates[routes.ADD].build(task_id, [1, 2], None, headers)[0] == ours
+    assert template == ours
 
 
 TASKS = {
@@ -91,12 +100,34 @@ def test_template_is_what_celery_builds(app, templates: dict, call: tuple, task_
     """Byte for byte the message of Celery's full path (router, as_task_v2, send_task_message),
     and the same task-sent fields (Celery adds clock and timestamp when it sends them)."""
     name, args = call
-    _, expected, events = build_task_messages(app, name, list(args), None, str(task_id))
-    message, sent = templates[name].build(str(task_id), list(args))
+    with mock.patch.object(app, 'now', return_value=NOW):  # the same expiry time for both
+        _, expected, events = build_task_messages(app, name, list(args), None, str(task_id))
+        message, sent = templates[name].build(str(task_id), list(args))
     assert message == expected
     event = json.loads(events[0].body)
     assert sent == {key: value for key, value in event.items()
                     if key not in {'hostname', 'utcoffset', 'pid', 'clock', 'timestamp', 'type'}}
+
+
+@pytest.mark.parametrize('name', ARGS)
+def test_expires_is_made_absolute_per_call_as_apply_async_makes_it(app, templates: dict, name: str) -> None:
+    """Each task carries its ``expires`` (seconds) as the time it was sent plus those seconds,
+    worked out on every call, as apply_async does; no AMQP expiration (see messages.py)."""
+    seconds = timedelta(seconds=EXPIRES[name])
+    before = app.now()
+    with Connection('memory://') as conn:
+        app.tasks[name].apply_async(args=ARGS[name], connection=conn)
+        celerys = conn.default_channel.basic_get(routes.QUEUE_OF[name], no_ack=True)
+    message, _ = templates[name].build(str(uuid.uuid4()), ARGS[name])
+    after = app.now()
+    theirs, ours = (datetime.fromisoformat(m.headers['expires']) for m in (celerys, message))
+    assert before + seconds <= theirs <= ours <= after + seconds
+    assert float(celerys.properties['expiration']) / 1000 == EXPIRES[name]  # Celery's broker TTL
+    assert not {'expiration', 'expires'} & message.properties.keys()
+    for moment in (NOW, NOW + timedelta(hours=1)):
+        with mock.patch.object(app, 'now', return_value=moment):
+            message, _ = templates[name].build(str(uuid.uuid4()), ARGS[name])
+        assert datetime.fromisoformat(message.headers['expires']) == moment + seconds
 
 
 def test_sent_events_leave_in_batches_celery_receivers_read(app, templates: dict) -> None:

@@ -1,0 +1,153 @@
+"""Admission control: refuse a task whose queue already holds more work than its workers can
+drain within ``max_backlog`` seconds, before anything is published.
+
+A queue that grows without limit only turns every answer into a late one: each caller waits
+WEB_WAIT for a 202, and the workers then spend minutes on checks whose callers gave up. Saying
+"busy, retry in N s" at once is the useful answer.
+
+The decision costs no I/O: a background task reads each queue in use at most once per
+``interval`` (a passive ``queue_declare`` gives the ready messages) and its consume rate (the
+acks per second RabbitMQ's management API reports for the whole queue, or, when higher or when
+there is no management API, the drop of the depth plus what this process published: exact for a
+single process, an underestimate (so stricter) for several). Between two reads, what this
+process admitted counts on top of the last depth. The rate is measured while work waits in the
+queue, since only then is it what the workers can do; until the first such reading (a cold
+start) everything is admitted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from .errors import TceleryError
+
+log = logging.getLogger(__name__)
+
+# A queue is read while tasks were offered to it within this many seconds.
+IDLE_AFTER = 10.0
+
+
+class Overloaded(TceleryError):
+    """The task's queue would take longer than ``max_backlog`` seconds to drain: not sent."""
+
+    def __init__(self, queue: str, depth: int, rate: float, retry_after: int):
+        drain = f'{depth / rate:.0f} s to drain at {rate:.0f}/s' if rate else 'no worker is taking them'
+        super().__init__(f'{queue} holds {depth} waiting tasks ({drain})')
+        self.queue = queue
+        self.depth = depth
+        self.rate = rate
+        self.retry_after = retry_after
+
+
+@dataclass
+class QueueLoad:
+    depth: int = 0  # ready messages at the last read
+    rate: float | None = None  # messages consumed per second; None until measured
+    own_rate: float | None = None  # the same, as this process alone can tell it (a moving average)
+    admitted: int = 0  # admitted by this process since the last read
+    offered_at: float = 0.0  # monotonic time a task was last offered
+    read_at: float = 0.0
+    overloaded: bool = False
+    refused: int = 0  # since this process started
+
+
+class Admission:
+    """Per-process admission of tasks by their queue's backlog; ``refused`` counts per queue.
+
+    ``depth(queue)`` reads a queue's ready messages; ``rate(queue)``, when given, its consume
+    rate in messages per second (None when unknown).
+    """
+
+    def __init__(self, depth: Callable[[str], Awaitable[int]], max_backlog: float, *,
+                 rate: Callable[[str], Awaitable[float | None]] | None = None,
+                 interval: float = 1.0, min_depth: int = 10):
+        self._depth = depth
+        self._rate = rate
+        self.max_backlog = max_backlog
+        self.interval = interval
+        self.min_depth = min_depth  # a queue holding fewer is keeping up: always admitted
+        self.queues: dict[str, QueueLoad] = {}
+        self._poller: asyncio.Task | None = None
+
+    def admit(self, queue: str) -> None:
+        """Count one task for ``queue``, or raise Overloaded. No I/O."""
+        load = self.queues.get(queue)
+        if load is None:
+            load = self.queues[queue] = QueueLoad()
+        load.offered_at = time.monotonic()
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.create_task(self._poll(), name='tcelery-admission')
+        depth = load.depth + load.admitted
+        if self._backlogged(load, depth):
+            load.refused += 1
+            rate = load.rate or 0.0
+            wait = (depth - rate * self.max_backlog) / rate if rate else self.max_backlog
+            retry_after = max(1, min(math.ceil(wait), math.ceil(self.max_backlog)))
+            raise Overloaded(queue, depth, rate, retry_after)
+        load.admitted += 1
+
+    def _backlogged(self, load: QueueLoad, depth: int) -> bool:
+        """Whether ``depth`` tasks are more than the workers drain in ``max_backlog`` seconds.
+
+        Until a rate has been measured (see _read) the workers' capacity is unknown and
+        everything is admitted; the next read comes within ``interval``.
+        """
+        return load.rate is not None and depth >= max(self.min_depth, load.rate * self.max_backlog)
+
+    async def _poll(self) -> None:
+        while True:
+            now = time.monotonic()
+            for queue, load in list(self.queues.items()):
+                if now - load.offered_at < IDLE_AFTER:
+                    await self._read(queue, load)
+            await asyncio.sleep(self.interval)
+
+    async def _read(self, queue: str, load: QueueLoad) -> None:
+        rate_read = asyncio.ensure_future(self._read_rate(queue))
+        try:
+            depth = await self._depth(queue)
+        except Exception as exc:  # the broker is away: publishing fails on its own, fast
+            log.debug('depth of %s unknown: %r', queue, exc)
+            rate_read.cancel()
+            return
+        rate = await rate_read
+        now = time.monotonic()
+        # A rate says what the workers can do only while work waits for them: while they keep
+        # the queue (nearly) empty it is the demand. So it is measured during a backlog only.
+        backlog = max(depth, load.depth) >= self.min_depth
+        if backlog and load.read_at:  # this process's own view: what left the queue since
+            drained = max(0.0, (load.depth + load.admitted - depth) / (now - load.read_at))
+            previous = drained if load.own_rate is None else load.own_rate
+            load.own_rate = 0.7 * previous + 0.3 * drained
+        load.depth, load.admitted, load.read_at = depth, 0, now
+        known = [r for r in (rate, load.own_rate) if r is not None]
+        if backlog and known:
+            load.rate = max(known)
+        overloaded = self._backlogged(load, depth)
+        if overloaded != load.overloaded:
+            load.overloaded = overloaded
+            log.warning('%s: %d waiting, consumed %.0f/s: %s (%d refused so far)', queue, depth,
+                        load.rate or 0, 'refusing new tasks' if overloaded else 'admitting again',
+                        load.refused)
+
+    async def _read_rate(self, queue: str) -> float | None:
+        """The rate the management API reports, or None; never holding up the depth reads."""
+        if self._rate is None:
+            return None
+        try:
+            return await asyncio.wait_for(self._rate(queue), self.interval)
+        except Exception as exc:  # slow or away: this process's own measure still counts
+            log.debug('rate of %s unknown: %r', queue, exc)
+            return None
+
+    async def close(self) -> None:
+        if self._poller is not None:
+            self._poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._poller

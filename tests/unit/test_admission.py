@@ -1,0 +1,89 @@
+"""Admission control's decision (tcelery/admission.py) with scripted queue depths and rates; the
+real path, over RabbitMQ and a gateway, is tests/test_admission.py."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tcelery.admission import Admission, Overloaded
+
+pytestmark = pytest.mark.unit
+
+
+class Broker:
+    """What the poller reads: a queue's depth and consume rate, set by the test."""
+
+    def __init__(self) -> None:
+        self.depth, self.rate, self.reads = 0, None, 0
+
+    async def read_depth(self, queue: str) -> int:
+        self.reads += 1
+        return self.depth
+
+    async def read_rate(self, queue: str) -> float | None:
+        return self.rate
+
+
+async def next_read(broker: Broker) -> None:
+    """Until a whole read of the values set now has been stored: the poller reads one queue after
+    the other, so once a second read has begun, the first one (depth and rate) is done."""
+    reads = broker.reads
+    while broker.reads < reads + 2:
+        await asyncio.sleep(0.001)
+
+
+def test_refuses_beyond_the_drain_time_and_says_when_to_retry() -> None:
+    broker = Broker()
+
+    async def scenario() -> None:
+        admission = Admission(broker.read_depth, 10, rate=broker.read_rate, interval=0.01, min_depth=5)
+        for _ in range(50):  # nothing read yet: admitted
+            admission.admit('q')
+        broker.depth, broker.rate = 4, 0.0  # the workers keep up: the rate is the demand, unused
+        await next_read(broker)
+        for _ in range(50):
+            admission.admit('q')
+        broker.depth, broker.rate = 500, 20.0  # 25 s of work at 20/s: over 10 s
+        await next_read(broker)
+        with pytest.raises(Overloaded) as refused:
+            admission.admit('q')
+        assert (refused.value.queue, refused.value.depth, refused.value.retry_after) == ('q', 500, 10)
+        broker.depth, broker.rate = 1010, 100.0  # 0.1 s over
+        await next_read(broker)
+        with pytest.raises(Overloaded) as refused:
+            admission.admit('q')
+        assert refused.value.retry_after == 1
+        broker.rate = 200.0  # 5 s of work
+        await next_read(broker)
+        admission.admit('q')
+        assert admission.queues['q'].refused == 2 and admission.queues['q'].admitted == 1
+        await admission.close()
+        admission = Admission(broker.read_depth, 10, rate=broker.read_rate, interval=0.01, min_depth=5)
+        broker.depth, broker.rate = 50, 0.0  # the workers are gone
+        admission.admit('q')
+        await next_read(broker)
+        with pytest.raises(Overloaded) as refused:
+            admission.admit('q')
+        assert 'no worker is taking them' in str(refused.value) and refused.value.retry_after == 10
+        await admission.close()
+
+    asyncio.run(scenario())
+
+
+def test_without_a_management_api_the_rate_is_what_left_the_queue() -> None:
+    broker = Broker()
+
+    async def scenario() -> None:
+        admission = Admission(broker.read_depth, 1, interval=0.05, min_depth=1)
+        broker.depth = 400
+        admission.admit('q')  # starts the poller
+        await next_read(broker)
+        broker.depth = 300  # ~100 taken by the workers in ~0.05 s: ~2000/s
+        await next_read(broker)
+        assert admission.queues['q'].rate > 300
+        admission.admit('q')  # 300 waiting drain in well under 1 s
+        await admission.close()
+
+    asyncio.run(scenario())
