@@ -8,6 +8,7 @@ import argparse
 import signal
 import subprocess
 import sys
+import time
 import urllib.parse
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
@@ -221,11 +222,14 @@ def rss_run(options: argparse.Namespace, raw: Path, stack: stacks.Stack, qps: fl
     duration = max(10.0, options.rss_requests / max(qps, 1.0) * 1.5)
     print(f'/add ours: {duration:.0f} s (~{options.rss_requests} requests) for RSS', flush=True)
     before = {pid: procfs.rss_kib(pid) for pid in stack.web_pids}
+    keys_before = sysstat.redis_keys(options.redis_url)
     run = load.measure(
         stack.url + ADD_PATH, options.clients, 0, duration, stack.groups, raw / 'add-rss.log', lambda: None
     )
     after = {pid: procfs.rss_kib(pid) for pid in stack.web_pids}
+    time.sleep(1)  # the gateway deletes delivered results in batches, at most 0.2 s apart
     return {
+        'results_left': sysstat.redis_keys(options.redis_url) - keys_before,
         'requests': run.ok + run.errors,
         'errors': run.errors,
         'qps': round(run.qps, 1),

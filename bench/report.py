@@ -169,6 +169,13 @@ def targets(rows: list[Row], options: argparse.Namespace, memory: dict) -> list[
             f'{growth:.1f} MiB (worst process)',
             growth <= 5.0,
         )
+    if memory and 'results_left' in memory:  # issue 16: results delivered with a 200 are deleted
+        left = memory['results_left'] / max(memory['requests'], 1)
+        target(
+            f'results left in Redis after {memory["requests"]} /add <= 1%',
+            f'{memory["results_left"]} ({left:.2%})',
+            left <= 0.01,
+        )
     return out
 
 

@@ -90,6 +90,15 @@ def machine_jiffies() -> tuple[int, int]:
     return total - values[3] - values[4], total
 
 
+def redis_keys(url: str) -> int:
+    """How many keys the Redis database of ``url`` holds (the bench has a database of its own)."""
+    client = redis.Redis.from_url(url)
+    try:
+        return int(client.dbsize())
+    finally:
+        client.close()
+
+
 def redis_used_memory(url: str) -> int:
     """The Redis server's used_memory in bytes (the whole server: other databases count too)."""
     client = redis.Redis.from_url(url)
