@@ -84,9 +84,11 @@ def admin(fleet: Fleet) -> requests.Session:
     return fleet.session()
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')
 def browser() -> Iterator[Any]:
-    """Debian's Chromium through Playwright (tests/browser.py), for the whole session."""
+    """Debian's Chromium through Playwright (tests/browser.py), for the fleet tests. Not for the
+    whole session: Playwright's sync API keeps an event loop running while it is open, and the
+    tests after these call asyncio.run."""
     pytest.importorskip('playwright.sync_api')
     from tests.browser import CHROMIUM, chromium
     if not shutil.which(CHROMIUM):
@@ -95,7 +97,7 @@ def browser() -> Iterator[Any]:
         yield launched
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope='package')
 def open_page(browser: Any) -> Callable[..., Any]:
     """A new page of its own browser context (kwargs: Playwright's context options), logged in as admin."""
     def open_(fleet: Fleet, **context: Any) -> Any:
