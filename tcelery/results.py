@@ -76,6 +76,7 @@ class ResultWaiter:
         self._subscribed = asyncio.Event()  # set while the pattern subscription is confirmed
         self._subscribing = asyncio.Lock()
         self._reader: asyncio.Task | None = None
+        self._reconnecting = False  # the subscription was lost; not set during the first one
         self._on_subscription = on_subscription  # told when the subscription is confirmed or lost
         self.forgetter = Forgetter(self._redis)
 
@@ -116,11 +117,12 @@ class ResultWaiter:
             del self._waiting[key]
 
     async def _ensure_subscribed(self) -> None:
-        """Subscribe on first use; later, while the reader is reconnecting, refuse at once (the
-        caller sends anyway and hands out the task id) rather than hold the request."""
+        """Subscribe on first use (concurrent first requests wait for it); later, while the reader
+        is reconnecting, refuse at once (the caller sends anyway and hands out the task id)
+        rather than hold the request."""
         if self._subscribed.is_set():
             return
-        if self._reader is not None and not self._reader.done():
+        if self._reconnecting:
             raise ResultBackendUnavailable('result backend unreachable: the result channel is reconnecting')
         try:
             async with asyncio.timeout(self._timeout):
@@ -142,6 +144,7 @@ class ResultWaiter:
                     log.warning('result channel lost (%r); reconnecting', exc)
                     self._on_subscription(False)
                 self._subscribed.clear()
+                self._reconnecting = True
                 await asyncio.sleep(0.5)
                 continue
             if message is None:
@@ -149,6 +152,7 @@ class ResultWaiter:
             if message['type'] == 'pmessage':
                 self._deliver(message['channel'], message['data'])
             elif message['type'] == 'psubscribe':
+                self._reconnecting = False
                 self._subscribed.set()
                 self._on_subscription(True)
                 await self._refetch()
