@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import aio_pika
@@ -61,6 +62,19 @@ def broker_urls(url: str) -> list[str]:
     return urls
 
 
+@dataclass(frozen=True)
+class _Channels:
+    tasks: AbstractChannel  # publisher confirms: a task is accepted once the broker confirms it
+    events: AbstractChannel  # no confirms: a lost task-sent event costs a line in Flower, not a task
+
+    @property
+    def open(self) -> bool:
+        return not (self.tasks.is_closed or self.events.is_closed)
+
+    def by_confirm(self, confirm: bool) -> AbstractChannel:
+        return self.tasks if confirm else self.events
+
+
 class Publisher:
     """One AMQP connection per process, to one node of the broker, with a confirmed channel for tasks.
 
@@ -83,14 +97,14 @@ class Publisher:
         self.heartbeat = heartbeat
         self.node = 0  # index in ``urls`` of the node connected to, or to try first
         self._connection: AbstractConnection | None = None
-        self._channels: dict[bool, AbstractChannel] = {}
+        self._channels: _Channels | None = None
         self._declared: dict[tuple[bool, str, str], AbstractExchange | None] = {}
         self._connecting: asyncio.Future | None = None
 
     @property
     def connected(self) -> bool:
         return (self._connection is not None and not self._connection.is_closed
-                and not any(channel.is_closed for channel in self._channels.values()))
+                and self._channels is not None and self._channels.open)
 
     async def connect(self) -> None:
         """Connect unless connected; after a loss this is what moves to the next node.
@@ -124,16 +138,16 @@ class Publisher:
             return
         raise BrokerUnavailable('cannot connect to the broker: ' + '; '.join(errors))
 
-    async def _open_node(self, url: str) -> tuple[AbstractConnection, dict[bool, AbstractChannel]]:
+    async def _open_node(self, url: str) -> tuple[AbstractConnection, _Channels]:
         connection = await aio_pika.connect(
             url, timeout=self.connect_timeout, heartbeat=self.heartbeat,
             client_properties={'connection_name': 'tcelery gateway'},
         )
         try:
-            return connection, {
-                True: await connection.channel(publisher_confirms=True, on_return_raises=True),
-                False: await connection.channel(publisher_confirms=False),
-            }
+            return connection, _Channels(
+                tasks=await connection.channel(publisher_confirms=True, on_return_raises=True),
+                events=await connection.channel(publisher_confirms=False),
+            )
         except BaseException:
             await connection.close()
             raise
@@ -175,7 +189,7 @@ class Publisher:
         declare of a known queue from its cache, and reopens the channel a 404 closes.
         """
         await self.connect()
-        channel = await self._channels[False].get_underlay_channel()
+        channel = await self._channels.events.get_underlay_channel()
         try:
             declared = await channel.queue_declare(queue, passive=True, timeout=self.confirm_timeout)
         except aiormq.exceptions.ChannelNotFoundEntity:
@@ -218,7 +232,7 @@ class Publisher:
                                mandatory=confirm, timeout=self.confirm_timeout if confirm else None)
 
     async def _exchange(self, confirm: bool, name: str) -> AbstractExchange:
-        channel = self._channels[confirm]
+        channel = self._channels.by_confirm(confirm)
         if not name:
             return channel.default_exchange
         key = (confirm, 'exchange', name)
@@ -232,7 +246,7 @@ class Publisher:
         key = (confirm, kind, entity.name)
         if key in self._declared:
             return
-        channel = self._channels[confirm]
+        channel = self._channels.by_confirm(confirm)
         exchange = entity.exchange if isinstance(entity, Queue) else entity
         declared_exchange = None
         if exchange is not None and exchange.name:
