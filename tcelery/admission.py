@@ -6,13 +6,19 @@ WEB_WAIT for a 202, and the workers then spend minutes on checks whose callers g
 "busy, retry in N s" at once is the useful answer.
 
 The decision costs no I/O: a background task reads each queue in use at most once per
-``interval`` (a passive ``queue_declare`` gives the ready messages) and its consume rate (the
-acks per second RabbitMQ's management API reports for the whole queue, or, when higher or when
-there is no management API, the drop of the depth plus what this process published: exact for a
-single process, an underestimate (so stricter) for several). Between two reads, what this
-process admitted counts on top of the last depth. The rate is measured while work waits in the
-queue, since only then is it what the workers can do; until the first such reading (a cold
-start) everything is admitted.
+``interval`` (a passive ``queue_declare`` gives the ready messages and the consumers) and its
+consume rate (the acks per second RabbitMQ's management API reports for the whole queue, or,
+when higher or when there is no management API, the drop of the depth plus what this process
+published: exact for a single process, an underestimate for several). Between two reads, what
+this process admitted, less what the workers drain at that rate meanwhile, counts on top of the
+last depth.
+
+The rate is measured while work waits in the queue, since only then is it what the workers can
+do. A reading of 0/s while the queue has consumers says nothing (the management API's samples
+lag the first seconds of a backlog, and several processes' publishes hide the drain from each
+one's own view), so only positive readings count: until the first one (a cold start) everything
+is admitted. A backlog with no consumer is refused at once; one whose consumers take nothing for
+``stall_after`` seconds (hung workers) is refused too.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from .errors import TceleryError
+from .publisher import QueueDepth
 
 log = logging.getLogger(__name__)
 
@@ -54,24 +61,26 @@ class QueueLoad:
     offered_at: float = 0.0  # monotonic time a task was last offered
     read_at: float = 0.0
     overloaded: bool = False
+    stalled_since: float | None = None  # monotonic time of the first read of a backlog taking 0/s
     refused: int = 0  # since this process started
 
 
 class Admission:
     """Per-process admission of tasks by their queue's backlog; ``refused`` counts per queue.
 
-    ``depth(queue)`` reads a queue's ready messages; ``rate(queue)``, when given, its consume
-    rate in messages per second (None when unknown).
+    ``depth(queue)`` reads a queue's ready messages and consumers; ``rate(queue)``, when given,
+    its consume rate in messages per second (None when unknown).
     """
 
-    def __init__(self, depth: Callable[[str], Awaitable[int]], max_backlog: float, *,
+    def __init__(self, depth: Callable[[str], Awaitable[QueueDepth]], max_backlog: float, *,
                  rate: Callable[[str], Awaitable[float | None]] | None = None,
-                 interval: float = 1.0, min_depth: int = 10):
+                 interval: float = 1.0, min_depth: int = 10, stall_after: float = 10.0):
         self._depth = depth
         self._rate = rate
         self.max_backlog = max_backlog
         self.interval = interval
         self.min_depth = min_depth  # a queue holding fewer is keeping up: always admitted
+        self.stall_after = stall_after
         self.queues: dict[str, QueueLoad] = {}
         self._poller: asyncio.Task | None = None
 
@@ -80,10 +89,13 @@ class Admission:
         load = self.queues.get(queue)
         if load is None:
             load = self.queues[queue] = QueueLoad()
-        load.offered_at = time.monotonic()
+        load.offered_at = now = time.monotonic()
         if self._poller is None or self._poller.done():
             self._poller = asyncio.create_task(self._poll(), name='tcelery-admission')
-        depth = load.depth + load.admitted
+        # What was admitted since the last read, less what the workers took meanwhile: without
+        # the drain, a steady load the workers keep up with looked like a backlog (issue 16).
+        drained = (load.rate or 0.0) * (now - load.read_at)
+        depth = max(load.depth, round(load.depth + load.admitted - drained))
         if self._backlogged(load, depth):
             load.refused += 1
             rate = load.rate or 0.0
@@ -111,7 +123,7 @@ class Admission:
     async def _read(self, queue: str, load: QueueLoad) -> None:
         rate_read = asyncio.ensure_future(self._read_rate(queue))
         try:
-            depth = await self._depth(queue)
+            depth, consumers = await self._depth(queue)
         except Exception as exc:  # the broker is away: publishing fails on its own, fast
             log.debug('depth of %s unknown: %r', queue, exc)
             rate_read.cancel()
@@ -121,20 +133,38 @@ class Admission:
         # A rate says what the workers can do only while work waits for them: while they keep
         # the queue (nearly) empty it is the demand. So it is measured during a backlog only.
         backlog = max(depth, load.depth) >= self.min_depth
+        drained = None
         if backlog and load.read_at:  # this process's own view: what left the queue since
             drained = max(0.0, (load.depth + load.admitted - depth) / (now - load.read_at))
-            previous = drained if load.own_rate is None else load.own_rate
-            load.own_rate = 0.7 * previous + 0.3 * drained
+            if drained:  # 0 when other processes' publishes outgrew the drain: no reading
+                previous = drained if load.own_rate is None else load.own_rate
+                load.own_rate = 0.7 * previous + 0.3 * drained
         load.depth, load.admitted, load.read_at = depth, 0, now
-        known = [r for r in (rate, load.own_rate) if r is not None]
-        if backlog and known:
-            load.rate = max(known)
+        if backlog:
+            load.rate = self._capacity(load, consumers, rate, drained, now)
         overloaded = self._backlogged(load, depth)
         if overloaded != load.overloaded:
             load.overloaded = overloaded
-            log.warning('%s: %d waiting, consumed %.0f/s: %s (%d refused so far)', queue, depth,
-                        load.rate or 0, 'refusing new tasks' if overloaded else 'admitting again',
-                        load.refused)
+            log.warning('%s: %d waiting, %d consumers, consumed %.0f/s: %s (%d refused so far)',
+                        queue, depth, consumers, load.rate or 0,
+                        'refusing new tasks' if overloaded else 'admitting again', load.refused)
+
+    def _capacity(self, load: QueueLoad, consumers: int, rate: float | None, drained: float | None,
+                  now: float) -> float | None:
+        """The consume rate to judge a backlog by: 0 with no consumer, or once the consumers
+        have taken nothing for ``stall_after`` seconds (by this read's ``rate`` and ``drained``);
+        otherwise the best positive reading, or the last known rate (None at a cold start)."""
+        if not consumers:
+            load.stalled_since = None
+            return 0.0
+        if rate or drained:
+            load.stalled_since = None
+        elif load.stalled_since is None:
+            load.stalled_since = now
+        elif now - load.stalled_since >= self.stall_after:
+            return 0.0
+        positive = [r for r in (rate, load.own_rate) if r]
+        return max(positive) if positive else load.rate or None  # a 0 left by a stall is no rate
 
     async def _read_rate(self, queue: str) -> float | None:
         """The rate the management API reports, or None; never holding up the depth reads."""

@@ -7,7 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import aio_pika
 import aiormq
@@ -73,6 +73,14 @@ class _Channels:
 
     def by_confirm(self, confirm: bool) -> AbstractChannel:
         return self.tasks if confirm else self.events
+
+
+class QueueDepth(NamedTuple):
+    """What a passive ``queue_declare`` tells of a queue."""
+
+    messages: int  # ready, not yet delivered to a consumer
+    consumers: int
+
 
 
 class Publisher:
@@ -182,8 +190,9 @@ class Publisher:
             self._connecting.cancel()
         await self._discard()
 
-    async def depth(self, queue: str) -> int:
-        """Messages ready in ``queue``, by a passive declare (0 for a queue not declared yet).
+    async def depth(self, queue: str) -> QueueDepth:
+        """Messages ready in ``queue`` and its consumers, by a passive declare (none for a queue
+        not declared yet).
 
         On the events channel's own AMQP channel: aio-pika's robust channel answers a passive
         declare of a known queue from its cache, and reopens the channel a 404 closes.
@@ -193,8 +202,8 @@ class Publisher:
         try:
             declared = await channel.queue_declare(queue, passive=True, timeout=self.confirm_timeout)
         except aiormq.exceptions.ChannelNotFoundEntity:
-            return 0
-        return declared.message_count or 0
+            return QueueDepth(0, 0)
+        return QueueDepth(declared.message_count or 0, declared.consumer_count or 0)
 
     async def publish(self, publication: Publication, *, confirm: bool = True) -> None:
         """Publish, retrying as the message's retry policy says, within ``publish_timeout``.

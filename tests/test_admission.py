@@ -4,12 +4,15 @@ and it admits again once a worker has drained the queue."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
+from collections import Counter
 from pathlib import Path
 
 import requests
 from kombu import Connection
+from tornado.httpclient import AsyncHTTPClient
 
 import celeryconfig as routes
 from support.process import wait_for
@@ -57,3 +60,34 @@ def test_a_backlog_is_refused_fast_then_admitted_once_drained(log_dir: Path) -> 
             worker.stop()
         web.stop()
         vhost.delete()
+
+
+def test_a_load_the_workers_keep_up_with_is_never_refused(log_dir: Path) -> None:
+    """Two gateways on one queue, 60 clients, workers that keep up: a queue holding a few dozen
+    tasks while RabbitMQ's rate still reads 0/s, and each gateway seeing the other's publishes
+    as growth, once refused about half of such a load (issue 16)."""
+    vhost = Vhost('route_check_admission_ok')
+    env = base_env(BROKER_URL=vhost.url, WEB_WAIT='2')
+    webs = [start_web(env, log_dir, name=f'web-admission-{i}') for i in range(2)]
+    worker = start_worker('add', env, log_dir, name='worker-admission-ok')
+    codes: Counter[int] = Counter()
+
+    async def client(url: str, until: float) -> None:
+        http = AsyncHTTPClient()
+        while time.monotonic() < until:
+            response = await http.fetch(f'{url}/add', raise_error=False, request_timeout=10)
+            codes[response.code] += 1
+
+    async def load() -> None:
+        until = time.monotonic() + 8
+        await asyncio.gather(*(client(webs[i % 2][1], until) for i in range(60)))
+
+    try:
+        AsyncHTTPClient.configure(None, max_clients=60)
+        asyncio.run(load())
+    finally:
+        worker.stop()
+        for web, _ in webs:
+            web.stop()
+        vhost.delete()
+    assert codes[200] > 500 and set(codes) == {200}, codes

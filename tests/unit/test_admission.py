@@ -8,19 +8,20 @@ import asyncio
 import pytest
 
 from tcelery.admission import Admission, Overloaded
+from tcelery.publisher import QueueDepth
 
 pytestmark = pytest.mark.unit
 
 
 class Broker:
-    """What the poller reads: a queue's depth and consume rate, set by the test."""
+    """What the poller reads: a queue's depth, consumers and consume rate, set by the test."""
 
     def __init__(self) -> None:
-        self.depth, self.rate, self.reads = 0, None, 0
+        self.depth, self.consumers, self.rate, self.reads = 0, 1, None, 0
 
-    async def read_depth(self, queue: str) -> int:
+    async def read_depth(self, queue: str) -> QueueDepth:
         self.reads += 1
-        return self.depth
+        return QueueDepth(self.depth, self.consumers)
 
     async def read_rate(self, queue: str) -> float | None:
         return self.rate
@@ -61,7 +62,7 @@ def test_refuses_beyond_the_drain_time_and_says_when_to_retry() -> None:
         assert admission.queues['q'].refused == 2 and admission.queues['q'].admitted == 1
         await admission.close()
         admission = Admission(broker.read_depth, 10, rate=broker.read_rate, interval=0.01, min_depth=5)
-        broker.depth, broker.rate = 50, 0.0  # the workers are gone
+        broker.depth, broker.consumers = 50, 0  # the workers are gone
         admission.admit('q')
         await next_read(broker)
         with pytest.raises(Overloaded) as refused:
@@ -84,6 +85,61 @@ def test_without_a_management_api_the_rate_is_what_left_the_queue() -> None:
         await next_read(broker)
         assert admission.queues['q'].rate > 300
         admission.admit('q')  # 300 waiting drain in well under 1 s
+        await admission.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_zero_rate_while_workers_consume_is_no_reading() -> None:
+    """RabbitMQ's rate lags a new backlog by seconds and reads 0/s, while the workers take it
+    at full speed: that refused half of a healthy load before (issue 16)."""
+    broker = Broker()
+
+    async def scenario() -> None:
+        admission = Admission(broker.read_depth, 1, rate=broker.read_rate, interval=0.01,
+                              min_depth=5, stall_after=0.2)
+        broker.depth, broker.rate = 18, 0.0
+        admission.admit('q')
+        await next_read(broker)
+        for _ in range(50):
+            admission.admit('q')
+        broker.rate = 100.0  # measured now: 18 drain in well under 1 s
+        await next_read(broker)
+        broker.depth, broker.rate = 30, 0.0  # a 0 after a real rate keeps a real one
+        await next_read(broker)
+        assert admission.queues['q'].rate >= 100.0
+        admission.admit('q')
+        await asyncio.sleep(0.25)  # the consumers took nothing for stall_after: hung
+        await next_read(broker)
+        with pytest.raises(Overloaded, match='no worker is taking them'):
+            admission.admit('q')
+        broker.rate = 50.0  # they take work again
+        await next_read(broker)
+        admission.admit('q')
+        await admission.close()
+
+    asyncio.run(scenario())
+
+
+def test_between_reads_what_was_admitted_drains_at_the_measured_rate() -> None:
+    """A process admitting as fast as the workers consume holds the queue steady: its admissions
+    since the last read are not all still waiting (issue 16: that refused a healthy load)."""
+    broker = Broker()
+
+    async def scenario() -> None:
+        admission = Admission(broker.read_depth, 1, rate=broker.read_rate, interval=60, min_depth=5)
+        broker.depth, broker.rate = 20, 100.0
+        admission.admit('q')
+        load = admission.queues['q']
+        while not load.read_at:  # the first read only: the next is a minute away
+            await asyncio.sleep(0.001)
+        assert (load.depth, load.rate) == (20, 100.0)
+        load.read_at -= 1.0  # as if read a second ago: ~100 drained since
+        for _ in range(150):
+            admission.admit('q')  # 20 + 150 - 100 = 70 waiting: under a second's work
+        with pytest.raises(Overloaded):
+            for _ in range(40):
+                admission.admit('q')
         await admission.close()
 
     asyncio.run(scenario())
