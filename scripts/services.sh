@@ -16,16 +16,14 @@ fi
 
 systemd_running() { [ -d /run/systemd/system ]; }
 
-# A Redis we start is bounded: every result carries a TTL (RESULT_TTL), so when it is full it
-# evicts the results closest to expiring (volatile-ttl) instead of refusing every write
-# (noeviction, the default). A Redis that is already running is left as it is: see README.
+# A Redis we start is bounded (scripts/redis_guard.sh says why). A Redis that is already
+# running is left as it is: see README.
 REDIS_MAXMEMORY="${REDIS_MAXMEMORY:-512mb}"
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "services: starting redis-server (maxmemory $REDIS_MAXMEMORY, volatile-ttl)"
   if systemd_running; then
     sudo_ systemctl start redis-server
-    redis-cli -h 127.0.0.1 -p 6379 config set maxmemory "$REDIS_MAXMEMORY" >/dev/null
-    redis-cli -h 127.0.0.1 -p 6379 config set maxmemory-policy volatile-ttl >/dev/null
+    REDIS_MAXMEMORY="$REDIS_MAXMEMORY" bash "$(dirname "$0")/redis_guard.sh" 6379
   else sudo_ redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --appendonly yes \
          --dir /var/lib/redis --logfile /var/log/redis/redis-server.log \
          --maxmemory "$REDIS_MAXMEMORY" --maxmemory-policy volatile-ttl

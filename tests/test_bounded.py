@@ -4,6 +4,8 @@ by the worker and reported EXPIRED. (Admission control: tests/test_admission.py.
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,7 +15,7 @@ import redis
 import requests
 
 import celeryconfig as routes
-from support.process import wait_for
+from support.process import free_port, stop_group, wait_for
 from support.rabbit import Vhost
 from tests import REDIS_TEST_URL
 from tests.support import base_env, start_web, start_worker
@@ -80,3 +82,31 @@ def test_a_check_older_than_check_expires_is_discarded_and_expired(
             worker.stop()
         web.stop()
         vhost.delete()
+
+
+def test_the_redis_guard_bounds_a_redis_and_survives_its_restart(tmp_path: Path) -> None:
+    """scripts/redis_guard.sh, as services.sh runs it on a machine with systemd: there Redis runs
+    from a config file, and a bound set only at runtime would be gone after the next restart."""
+    port = free_port()
+    conf = tmp_path / 'redis.conf'
+    conf.write_text(f'port {port}\nbind 127.0.0.1\ndir {tmp_path}\nsave ""\nappendonly no\n')
+    client = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
+
+    def serve() -> subprocess.Popen:
+        server = subprocess.Popen(['redis-server', str(conf)], stdout=subprocess.DEVNULL,
+                                  start_new_session=True)
+        wait_for(lambda: client.ping(), 10, 0.05, 'private redis up')
+        return server
+
+    server = serve()
+    try:
+        subprocess.run(['bash', 'scripts/redis_guard.sh', str(port)], check=True,
+                       env={**os.environ, 'REDIS_MAXMEMORY': '64mb'})
+        bound = {'maxmemory': str(64 * 2**20), 'maxmemory-policy': 'volatile-ttl'}
+        assert {k: client.config_get(k)[k] for k in bound} == bound
+        stop_group(server)
+        server = serve()
+        assert {k: client.config_get(k)[k] for k in bound} == bound
+    finally:
+        client.close()
+        stop_group(server)
