@@ -31,6 +31,8 @@ log = logging.getLogger('fleet')
 RUNNING = 'RUNNING'
 QUEUE_SIZE = 100  # updates a browser may lag behind before it is dropped (it then reconnects)
 HISTORY = 300  # polls of CPU and memory kept per server: 5 minutes at the default interval
+# Per process: fewer, since a snapshot carries every process's (2 minutes at the default interval).
+PROCESS_HISTORY = 120
 STATS_CALL = ('fleet.getStats', ())  # servers without the extension answer UNKNOWN_METHOD
 
 
@@ -74,6 +76,8 @@ class ServerState:
     processes: dict[str, Process] = field(default_factory=dict)
     # [time, CPU %, RSS KiB] of all its processes, one per poll, for the sparklines.
     history: deque[list[float]] = field(default_factory=lambda: deque(maxlen=HISTORY))
+    # Process id -> [CPU %, RSS KiB], one per poll, at the times of the last of ``history``.
+    process_history: dict[str, deque[list[float]]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {'name': self.name, 'url': self.url, 'reachable': self.reachable, 'error': self.error,
@@ -125,7 +129,9 @@ class Monitor:
                             'servers': [s.name for s in self.group_servers(g.name)]}
                            for g in self.config.groups],
                 'processes': [p.to_json() for p in self.processes()],
-                'history': {s.name: list(s.history) for s in self.servers.values() if s.history}}
+                'history': {s.name: list(s.history) for s in self.servers.values() if s.history},
+                'process_history': {pid: list(h) for s in self.servers.values()
+                                    for pid, h in s.process_history.items()}}
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
@@ -193,6 +199,13 @@ class Monitor:
         measured = [p for p in server.processes.values() if p.rss_kb is not None]
         point = [time.time(), round(sum(p.cpu or 0 for p in measured), 1), sum(p.rss_kb for p in measured)]
         server.history.append(point)
+        for gone in server.process_history.keys() - server.processes.keys():
+            del server.process_history[gone]
+        for p in measured:
+            history = server.process_history.get(p.id)
+            if history is None:
+                history = server.process_history[p.id] = deque(maxlen=PROCESS_HISTORY)
+            history.append([p.cpu, p.rss_kb])
         self._broadcast('stats', {'server': server.name, 'host': point,
                                   'processes': {p.id: [p.cpu, p.rss_kb] for p in measured}})
 

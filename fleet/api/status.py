@@ -29,7 +29,8 @@ class ServerApi(ApiHandler):
             raise tornado.web.HTTPError(404, f'no such server: {name}')
         self.finish({'now': time.time(), 'server': server.summary(),
                      'processes': [p.to_json() for p in server.processes.values()],
-                     'history': list(server.history)})
+                     'history': list(server.history),
+                     'process_history': {pid: list(h) for pid, h in server.process_history.items()}})
 
 
 class GroupsApi(ApiHandler):

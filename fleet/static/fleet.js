@@ -12,7 +12,8 @@ const TAIL_EVERY = 1000;  // ms between log polls
 const TAIL_KEEP = 200000;  // characters of log kept on screen
 
 const HISTORY = 300;  // points per host sparkline: 5 minutes of polls at the default interval
-const fleet = {servers: {}, groups: [], processes: {}, history: {}, clockOffset: 0};
+const PROCESS_HISTORY = 120;  // per process sparkline: 2 minutes (fleet/monitor.py)
+const fleet = {servers: {}, groups: [], processes: {}, history: {}, processHistory: {}, clockOffset: 0};
 const selected = new Set();
 
 function el(tag, attrs = {}, ...children) {
@@ -40,6 +41,7 @@ function connect() {
     fleet.groups = data.groups;
     fleet.processes = Object.fromEntries(data.processes.map((p) => [p.id, p]));
     fleet.history = data.history;
+    fleet.processHistory = data.process_history;
     tick(data.now);
     render();
   });
@@ -103,6 +105,14 @@ function hostStats(name) {
     `memory ${memText(kb)}`, sparkline(points.map((p) => p[2]), `memory of ${name}, last minutes`));
 }
 
+// A process's CPU and memory now, each with a sparkline once there are two points.
+function processStats(p, index, text, what) {
+  const values = (fleet.processHistory[p.id] || []).map((point) => point[index]);
+  return [text, values.length > 1 ? sparkline(values, `${what} of ${p.id}, last minutes`) : ''];
+}
+function cpuCell(p) { return processStats(p, 0, cpuText(p.cpu), 'CPU'); }
+function memCell(p) { return processStats(p, 1, memText(p.rss_kb), 'memory'); }
+
 function showStats(data) {
   const points = fleet.history[data.server] || (fleet.history[data.server] = []);
   points.push(data.host);
@@ -112,8 +122,11 @@ function showStats(data) {
     if (!p) continue;
     p.cpu = cpu;
     p.rss_kb = kb;
-    for (const cell of document.querySelectorAll(`td.cpu[data-id="${CSS.escape(id)}"]`)) cell.textContent = cpuText(cpu);
-    for (const cell of document.querySelectorAll(`td.mem[data-id="${CSS.escape(id)}"]`)) cell.textContent = memText(kb);
+    const history = fleet.processHistory[id] || (fleet.processHistory[id] = []);
+    history.push([cpu, kb]);
+    if (history.length > PROCESS_HISTORY) history.shift();
+    for (const cell of document.querySelectorAll(`td.cpu[data-id="${CSS.escape(id)}"]`)) cell.replaceChildren(...cpuCell(p));
+    for (const cell of document.querySelectorAll(`td.mem[data-id="${CSS.escape(id)}"]`)) cell.replaceChildren(...memCell(p));
   }
   const shown = document.querySelector(`[data-host-stats="${CSS.escape(data.server)}"]`);
   const header = document.querySelector(`section[data-server="${CSS.escape(data.server)}"] > header`);
@@ -285,8 +298,8 @@ function processRow(p, showServer) {
     el('td', {}, el('span', {class: `state ${p.state}`}, p.state)),
     el('td', {class: 'uptime', 'data-id': p.id}, uptime(p)),
     el('td', {class: 'pid'}, p.pid ? String(p.pid) : ''),
-    el('td', {class: 'cpu', 'data-id': p.id}, cpuText(p.cpu)),
-    el('td', {class: 'mem', 'data-id': p.id}, memText(p.rss_kb)),
+    el('td', {class: 'cpu', 'data-id': p.id}, ...cpuCell(p)),
+    el('td', {class: 'mem', 'data-id': p.id}, ...memCell(p)),
     // supervisor records an exit status only for a run that got past startsecs.
     el('td', {class: 'exit'}, p.state === 'EXITED' || p.state === 'STOPPED' ? String(p.exitstatus) : ''),
     el('td', {class: 'description'}, why,

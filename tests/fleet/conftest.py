@@ -43,7 +43,7 @@ def supervisors(tmp_path_factory: pytest.TempPathFactory, queue: str) -> Iterato
         'program:accents': sleeper(command=f'{PY} -c "print(chr(120) + chr(233) * 150000, flush=True); '
                                            f'import time; time.sleep(100000)"',
                                    environment='PYTHONIOENCODING="utf-8"'),
-    })
+    }, stats=True)  # CPU and memory columns in the views and their screenshots
     beta = Supervisord(directory, 'beta', {'program:sleeper': sleeper(), 'program:web': sleeper()})
     try:
         for s in (alpha, beta):

@@ -138,6 +138,7 @@ def test_phones_and_dark_mode(fleet, open_page, tmp_path, name, context):
     try:
         page.goto(f'{fleet.base}/servers')
         sync_api.expect(page.locator('section[data-server="alpha"] header .badge')).to_have_text('RUNNING')
+        sync_api.expect(page.locator('td.mem[data-id="alpha:ticker:ticker"] svg.spark')).to_be_visible()
         # Nothing wider than the screen: wide tables scroll inside their cards.
         assert page.evaluate('document.documentElement.scrollWidth') <= page.viewport_size['width']
         background = page.evaluate('getComputedStyle(document.body).backgroundColor')

@@ -39,6 +39,10 @@ def test_cpu_and_memory_per_process_with_children_and_per_host(epsilon, supervis
     history = fleet.get(http, '/api/servers/epsilon')['history']
     assert history and history[-1][1] > 20 and history[-1][2] > 100 * 1024
     assert fleet.get(http, '/api/servers/beta')['history'] == []
+    # Per process too, [CPU %, RSS KiB], for theirs.
+    burner = fleet.get(http, '/api/servers/epsilon')['process_history']['epsilon:burner:burner']
+    assert burner and burner[-1][0] > 20
+    assert fleet.get(http, '/api/servers/beta')['process_history'] == {}
 
 
 def test_the_servers_view_shows_figures_and_sparklines(epsilon, fleet_factory, open_page):
@@ -53,5 +57,9 @@ def test_the_servers_view_shows_figures_and_sparklines(epsilon, fleet_factory, o
                                '.getAttribute("points").split(" ").length >= 3')  # it grows live
         sync_api.expect(page.locator('td.mem[data-id="epsilon:hog:hog"]')).to_contain_text(' MB')
         sync_api.expect(page.locator('td.cpu[data-id="epsilon:burner:burner"]')).to_contain_text('%')
+        # Per process too, growing live.
+        for cell in ('td.cpu[data-id="epsilon:burner:burner"]', 'td.mem[data-id="epsilon:hog:hog"]'):
+            line = f'document.querySelector({cell!r} + " polyline")'
+            page.wait_for_function(f'() => ({line}?.getAttribute("points") || "").split(" ").length >= 3')
     finally:
         page.context.close()
