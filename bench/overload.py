@@ -341,13 +341,13 @@ def run(options: argparse.Namespace) -> None:
         # Each stack logs into a directory of its own: a process waits for its log's
         # 'listening on', which an earlier stack's log of the same name already holds.
         if options.sustained_minutes:
-            with stacks.tornado_celery(
+            with stacks.celery_gateway(
                 logs(raw, 'sustained'), options.redis_url, 'shipped', options.web_processes,
                 options.check_concurrency,
             ) as shipped:
                 result['sustained'] = sustained(options, shipped, upstream_url, store)
         if options.overload_seconds:
-            with stacks.tornado_celery(
+            with stacks.celery_gateway(
                 logs(raw, 'overload'), options.redis_url, 'shipped', options.web_processes, CAPACITY_THREADS
             ) as limited:
                 result['overload'] = overload(options, limited, upstream_url)
