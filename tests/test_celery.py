@@ -13,7 +13,7 @@ from kombu import Connection
 import celeryconfig as routes
 from support.process import wait_for
 from support.rabbit import Vhost
-from tests.support import start_worker
+from tests.support import base_env, start_worker
 
 
 def test_seed_client_script(env: dict, log_dir) -> None:
@@ -138,3 +138,41 @@ def test_fire_and_forget_message_asks_for_no_result(idle_web: str, idle_vhost: V
     message = _take(idle_vhost, routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT])
     assert message.headers['task'] == routes.HTTP_CHECK_NO_RESULT
     assert message.headers['ignore_result'] is True
+
+
+def test_the_thread_pool_worker_batches_its_task_events(log_dir) -> None:
+    """Flower's view of the check worker: every task's received, started and succeeded events,
+    in task.multi batches. The thread pool runs under Celery's event loop (the hub), which
+    buffers task events as it does for prefork: they are not a publish each."""
+    from main import app
+
+    with Vhost('route_check_events') as vhost, Connection(vhost.url) as conn:
+        channel = conn.default_channel
+        channel.exchange_declare('celeryev', 'topic', durable=True, auto_delete=False)
+        queue, _, _ = channel.queue_declare('', exclusive=True)
+        channel.queue_bind(queue, 'celeryev', 'task.#')
+        worker = start_worker('check', base_env(BROKER_URL=vhost.url), log_dir, name='worker-events')
+        try:
+            ids = {app.send_task(routes.TCP_CHECK, args=['127.0.0.1', 9, 1.0], connection=conn).id
+                   for _ in range(30)}
+            batches: list[list[dict]] = []
+            seen: dict[str, set[str]] = {}
+
+            def all_succeeded() -> bool:
+                while (message := channel.basic_get(queue, no_ack=True)) is not None:
+                    events = json.loads(message.body)
+                    if isinstance(events, dict):
+                        events = [events]
+                    key = message.delivery_info['routing_key']
+                    batches.append([{**e, 'routing_key': key} for e in events])
+                    for event in events:
+                        seen.setdefault(event['uuid'], set()).add(event['type'])
+                return all('task-succeeded' in seen.get(i, ()) for i in ids)
+
+            wait_for(all_succeeded, 30, 0.05, 'every task succeeded, by its events')
+        finally:
+            worker.stop()
+    worker_batches = [b for b in batches if b[0]['type'] != 'task-sent']
+    assert {e['routing_key'] for b in worker_batches for e in b} == {'task.multi'}
+    assert len(worker_batches) < sum(map(len, worker_batches)), [len(b) for b in worker_batches]
+    assert all(seen[i] >= {'task-received', 'task-started', 'task-succeeded'} for i in ids)
