@@ -15,9 +15,10 @@ import redis
 import requests
 
 import celeryconfig as routes
-from support.process import free_port, stop_group, wait_for
+from support.process import wait_for
 from support.rabbit import Vhost
 from tests import REDIS_TEST_URL
+from tests.chaos.support import PrivateRedis
 from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
@@ -84,29 +85,25 @@ def test_a_check_older_than_check_expires_is_discarded_and_expired(
         vhost.delete()
 
 
+class RedisFromConfigFile(PrivateRedis):
+    """A private Redis run as Debian's systemd unit runs it: from a config file, which is what
+    CONFIG REWRITE writes back to."""
+
+    def argv(self) -> list[str]:
+        conf = self.base / 'redis.conf'
+        if not conf.exists():
+            conf.write_text(f'port {self.port}\nbind 127.0.0.1\ndir {self.base}\nsave ""\nappendonly no\n')
+        return ['redis-server', str(conf)]
+
+
 def test_the_redis_guard_bounds_a_redis_and_survives_its_restart(tmp_path: Path) -> None:
     """scripts/redis_guard.sh, as services.sh runs it on a machine with systemd: there Redis runs
     from a config file, and a bound set only at runtime would be gone after the next restart."""
-    port = free_port()
-    conf = tmp_path / 'redis.conf'
-    conf.write_text(f'port {port}\nbind 127.0.0.1\ndir {tmp_path}\nsave ""\nappendonly no\n')
-    client = redis.Redis(port=port, socket_timeout=2, decode_responses=True)
-
-    def serve() -> subprocess.Popen:
-        server = subprocess.Popen(['redis-server', str(conf)], stdout=subprocess.DEVNULL,
-                                  start_new_session=True)
-        wait_for(lambda: client.ping(), 10, 0.05, 'private redis up')
-        return server
-
-    server = serve()
-    try:
-        subprocess.run(['bash', 'scripts/redis_guard.sh', str(port)], check=True,
+    bound = {'maxmemory': str(64 * 2**20), 'maxmemory-policy': 'volatile-ttl'}
+    with RedisFromConfigFile(tmp_path) as server:
+        subprocess.run(['bash', 'scripts/redis_guard.sh', str(server.port)], check=True,
                        env={**os.environ, 'REDIS_MAXMEMORY': '64mb'})
-        bound = {'maxmemory': str(64 * 2**20), 'maxmemory-policy': 'volatile-ttl'}
-        assert {k: client.config_get(k)[k] for k in bound} == bound
-        stop_group(server)
-        server = serve()
-        assert {k: client.config_get(k)[k] for k in bound} == bound
-    finally:
-        client.close()
-        stop_group(server)
+        assert {k: server.command('CONFIG', 'GET', k)[k] for k in bound} == bound
+        server.stop()
+        server.start()
+        assert {k: server.command('CONFIG', 'GET', k)[k] for k in bound} == bound
