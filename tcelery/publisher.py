@@ -82,7 +82,6 @@ class QueueDepth(NamedTuple):
     consumers: int
 
 
-
 class Publisher:
     """One AMQP connection per process, to one node of the broker, with a confirmed channel for tasks.
 

@@ -84,14 +84,20 @@ def test_gateway_sends_what_celery_sends(idle_web: str, idle_vhost: Vhost) -> No
     assert ours.properties['correlation_id'] == ours.properties['message_id'] == ours.headers['id']
 
 
+def task_events_queue(channel) -> str:
+    """An exclusive queue that receives every task event published on the vhost (Flower's view)."""
+    channel.exchange_declare('celeryev', 'topic', durable=True, auto_delete=False)
+    queue, _, _ = channel.queue_declare('', exclusive=True)
+    channel.queue_bind(queue, 'celeryev', 'task.#')
+    return queue
+
+
 def test_gateway_publishes_the_task_sent_event(idle_web: str, idle_vhost: Vhost) -> None:
     """Flower's "sent" state and routing come from this event, batched as a worker batches
     its task events: a list of events per message, routing key task.multi."""
     with Connection(idle_vhost.url) as conn:
         channel = conn.default_channel
-        channel.exchange_declare('celeryev', 'topic', durable=True, auto_delete=False)
-        queue, _, _ = channel.queue_declare('', exclusive=True)
-        channel.queue_bind(queue, 'celeryev', 'task.#')
+        queue = task_events_queue(channel)
         response = requests.get(f'{idle_web}/check', params={'url': 'http://8.8.8.8/'}, timeout=10)
         message = wait_for(lambda: channel.basic_get(queue, no_ack=True), 10, message='a task-sent event')
     assert message.delivery_info['routing_key'] == 'task.multi'
@@ -148,9 +154,7 @@ def test_the_thread_pool_worker_batches_its_task_events(log_dir) -> None:
 
     with Vhost('route_check_events') as vhost, Connection(vhost.url) as conn:
         channel = conn.default_channel
-        channel.exchange_declare('celeryev', 'topic', durable=True, auto_delete=False)
-        queue, _, _ = channel.queue_declare('', exclusive=True)
-        channel.queue_bind(queue, 'celeryev', 'task.#')
+        queue = task_events_queue(channel)
         worker = start_worker('check', base_env(BROKER_URL=vhost.url), log_dir, name='worker-events')
         try:
             ids = {app.send_task(routes.TCP_CHECK, args=['127.0.0.1', 9, 1.0], connection=conn).id
