@@ -17,7 +17,7 @@ import dataclasses
 import logging
 import os
 import time
-from collections import deque
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,7 +77,8 @@ class ServerState:
     # [time, CPU %, RSS KiB] of all its processes, one per poll, for the sparklines.
     history: deque[list[float]] = field(default_factory=lambda: deque(maxlen=HISTORY))
     # Process id -> [CPU %, RSS KiB], one per poll, at the times of the last of ``history``.
-    process_history: dict[str, deque[list[float]]] = field(default_factory=dict)
+    process_history: defaultdict[str, deque[list[float]]] = field(
+        default_factory=lambda: defaultdict(lambda: deque(maxlen=PROCESS_HISTORY)))
 
     def summary(self) -> dict[str, Any]:
         return {'name': self.name, 'url': self.url, 'reachable': self.reachable, 'error': self.error,
@@ -202,10 +203,7 @@ class Monitor:
         for gone in server.process_history.keys() - server.processes.keys():
             del server.process_history[gone]
         for p in measured:
-            history = server.process_history.get(p.id)
-            if history is None:
-                history = server.process_history[p.id] = deque(maxlen=PROCESS_HISTORY)
-            history.append([p.cpu, p.rss_kb])
+            server.process_history[p.id].append([p.cpu, p.rss_kb])
         self._broadcast('stats', {'server': server.name, 'host': point,
                                   'processes': {p.id: [p.cpu, p.rss_kb] for p in measured}})
 

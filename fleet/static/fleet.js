@@ -113,18 +113,21 @@ function processStats(p, index, text, what) {
 function cpuCell(p) { return processStats(p, 0, cpuText(p.cpu), 'CPU'); }
 function memCell(p) { return processStats(p, 1, memText(p.rss_kb), 'memory'); }
 
+// Appends a poll's point to histories[key], keeping the last `limit` points.
+function remember(histories, key, point, limit) {
+  const points = histories[key] || (histories[key] = []);
+  points.push(point);
+  if (points.length > limit) points.shift();
+}
+
 function showStats(data) {
-  const points = fleet.history[data.server] || (fleet.history[data.server] = []);
-  points.push(data.host);
-  if (points.length > HISTORY) points.shift();
+  remember(fleet.history, data.server, data.host, HISTORY);
   for (const [id, [cpu, kb]] of Object.entries(data.processes)) {
     const p = fleet.processes[id];
     if (!p) continue;
     p.cpu = cpu;
     p.rss_kb = kb;
-    const history = fleet.processHistory[id] || (fleet.processHistory[id] = []);
-    history.push([cpu, kb]);
-    if (history.length > PROCESS_HISTORY) history.shift();
+    remember(fleet.processHistory, id, [cpu, kb], PROCESS_HISTORY);
     for (const cell of document.querySelectorAll(`td.cpu[data-id="${CSS.escape(id)}"]`)) cell.replaceChildren(...cpuCell(p));
     for (const cell of document.querySelectorAll(`td.mem[data-id="${CSS.escape(id)}"]`)) cell.replaceChildren(...memCell(p));
   }
