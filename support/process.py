@@ -17,10 +17,20 @@ VENV_BIN = Path(sys.executable).parent
 T = TypeVar('T')
 
 
+_given: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
+    """A port nothing listens on, and not one this process handed out before: the kernel may
+    offer a released port again, and two servers given the same port lose one of them (seen
+    when twenty supervisords were configured in a row, before any of them had bound)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(('127.0.0.1', 0))
+            port = sock.getsockname()[1]
+        if port not in _given:
+            _given.add(port)
+            return port
 
 
 def wait_for(condition: Callable[[], T], timeout: float = 30.0, interval: float = 0.05,
