@@ -8,10 +8,10 @@ WEB_WAIT for a 202, and the workers then spend minutes on checks whose callers g
 The decision costs no I/O: a background task reads each queue in use at most once per
 ``interval`` (a passive ``queue_declare`` gives the ready messages and the consumers) and its
 consume rate (the acks per second RabbitMQ's management API reports for the whole queue, or,
-when higher or when there is no management API, the drop of the depth plus what this process
-published: exact for a single process, an underestimate for several). Between two reads, what
-this process admitted, less what the workers drain at that rate meanwhile, counts on top of the
-last depth.
+when higher or when there is no management API, the drop of the depth plus what was published
+meanwhile: what every gateway admitted, by a count they share (admitted.py), or this process's
+own, an underestimate when there are several). Between two reads, what this process admitted,
+less what the workers drain at that rate meanwhile, counts on top of the last depth.
 
 The rate is measured while work waits in the queue, since only then is it what the workers can
 do. A reading of 0/s while the queue has consumers says nothing (the management API's samples
@@ -56,8 +56,9 @@ class Overloaded(TceleryError):
 class QueueLoad:
     depth: int = 0  # ready messages at the last read
     rate: float | None = None  # messages consumed per second; None until measured
-    own_rate: float | None = None  # the same, as this process alone can tell it (a moving average)
+    own_rate: float | None = None  # the same, from the depths and publishes (a moving average)
     admitted: int = 0  # admitted by this process since the last read
+    shared_total: int | None = None  # every gateway's admissions, as of the last read
     offered_at: float = 0.0  # monotonic time a task was last offered
     read_at: float = 0.0
     overloaded: bool = False
@@ -69,14 +70,18 @@ class Admission:
     """Per-process admission of tasks by their queue's backlog; ``refused`` counts per queue.
 
     ``depth(queue)`` reads a queue's ready messages and consumers; ``rate(queue)``, when given,
-    its consume rate in messages per second (None when unknown).
+    its consume rate in messages per second (None when unknown); ``shared(queue, n)``, when
+    given, adds this process's ``n`` admissions to a count every gateway adds to, and returns
+    the total (AdmittedCount.add).
     """
 
     def __init__(self, depth: Callable[[str], Awaitable[QueueDepth]], max_backlog: float, *,
                  rate: Callable[[str], Awaitable[float | None]] | None = None,
+                 shared: Callable[[str, int], Awaitable[int]] | None = None,
                  interval: float = 1.0, min_depth: int = 10, stall_after: float = 10.0):
         self._depth = depth
         self._rate = rate
+        self._shared = shared
         self.max_backlog = max_backlog
         self.interval = interval
         self.min_depth = min_depth  # a queue holding fewer is keeping up: always admitted
@@ -128,20 +133,25 @@ class Admission:
             log.debug('depth of %s unknown: %r', queue, exc)
             rate_read.cancel()
             return
+        published = await self._published(queue, load)
         rate = await rate_read
         now = time.monotonic()
-        # A rate says what the workers can do only while work waits for them: while they keep
-        # the queue (nearly) empty it is the demand. So it is measured during a backlog only.
-        backlog = max(depth, load.depth) >= self.min_depth
+        # A rate says what the workers can do only while work waits for them all along: over an
+        # interval that began or ended with the queue (nearly) empty it is the demand. Counting
+        # one that began empty once measured 9/s at a cold start for workers doing 500/s, and
+        # refused a healthy load (CI, issue 16). So it is measured over a backlog at both reads.
+        backlog = min(depth, load.depth) >= self.min_depth
         drained = None
-        if backlog and load.read_at:  # this process's own view: what left the queue since
-            drained = max(0.0, (load.depth + load.admitted - depth) / (now - load.read_at))
-            if drained:  # 0 when other processes' publishes outgrew the drain: no reading
+        if backlog and load.read_at:  # what left the queue since the last read
+            drained = max(0.0, (load.depth + published - depth) / (now - load.read_at))
+            if drained:  # 0 when uncounted publishes outgrew the drain: no reading
                 previous = drained if load.own_rate is None else load.own_rate
                 load.own_rate = 0.7 * previous + 0.3 * drained
-        load.depth, load.admitted, load.read_at = depth, 0, now
-        if backlog:
+        load.depth, load.read_at = depth, now
+        if backlog or (not consumers and depth >= self.min_depth):  # no worker: no rate to wait for
             load.rate = self._capacity(load, consumers, rate, drained, now)
+        elif consumers and load.rate == 0:  # workers are back and took the queue: unknown again
+            load.rate = None
         overloaded = self._backlogged(load, depth)
         if overloaded != load.overloaded:
             load.overloaded = overloaded
@@ -165,6 +175,22 @@ class Admission:
             return 0.0
         positive = [r for r in (rate, load.own_rate) if r]
         return max(positive) if positive else load.rate or None  # a 0 left by a stall is no rate
+
+    async def _published(self, queue: str, load: QueueLoad) -> int:
+        """What was published to ``queue`` since the last read: every gateway's admissions by the
+        shared count, or this process's own when there is none (or Redis is away)."""
+        mine, load.admitted = load.admitted, 0
+        if self._shared is None:
+            return mine
+        try:
+            total = await asyncio.wait_for(self._shared(queue, mine), self.interval)
+        except Exception as exc:
+            log.debug('shared admission count of %s unknown: %r', queue, exc)
+            load.shared_total = None
+            return mine
+        since = total - load.shared_total if load.shared_total is not None else mine
+        load.shared_total = total
+        return since if since >= mine else mine  # less: a new count (Redis failed over or flushed)
 
     async def _read_rate(self, queue: str) -> float | None:
         """The rate the management API reports, or None; never holding up the depth reads."""

@@ -11,6 +11,7 @@ from celery import Celery, Task
 from kombu import Connection
 
 from .admission import Admission
+from .admitted import AdmittedCount
 from .errors import BrokerUnavailable, ResultBackendUnavailable
 from .events import SentEvents
 from .management import ManagementApi
@@ -62,12 +63,14 @@ class NonBlockingProducer:
         broker_url = broker_url or celery_app.conf.broker_url
         self.publisher = Publisher(broker_url, publish_timeout=publish_timeout,
                                    on_connection=self.observer.broker_connection)
+        result_client = result_redis(backend, timeout=RESULT_TIMEOUT)
         self.admission: Admission | None = None
         if max_backlog is not None:
             vhost = Connection(broker_url).virtual_host
             api = ManagementApi(management_url, vhost) if management_url else None
-            self.admission = Admission(self.publisher.depth, max_backlog, rate=api and api.ack_rate)
-        self.results = ResultWaiter(result_redis(backend, timeout=RESULT_TIMEOUT),
+            self.admission = Admission(self.publisher.depth, max_backlog, rate=api and api.ack_rate,
+                                       shared=AdmittedCount(result_client, vhost).add)
+        self.results = ResultWaiter(result_client,
                                     backend.get_key_for_task, backend.decode, socket_timeout=RESULT_TIMEOUT,
                                     on_subscription=self.observer.result_backend_connection)
         self._messages: dict[str, TaskMessages] = {}

@@ -4,10 +4,11 @@ real path, over RabbitMQ and a gateway, is tests/test_admission.py."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
-from tcelery.admission import Admission, Overloaded
+from tcelery.admission import Admission, Overloaded, QueueLoad
 from tcelery.publisher import QueueDepth
 
 pytestmark = pytest.mark.unit
@@ -48,6 +49,7 @@ def test_refuses_beyond_the_drain_time_and_says_when_to_retry() -> None:
             admission.admit('q')
         broker.depth, broker.rate = 500, 20.0  # 25 s of work at 20/s: over 10 s
         await next_read(broker)
+        await next_read(broker)  # a rate counts once the backlog was there at both ends of a read
         with pytest.raises(Overloaded) as refused:
             admission.admit('q')
         assert (refused.value.queue, refused.value.depth, refused.value.retry_after) == ('q', 500, 10)
@@ -129,9 +131,9 @@ def test_between_reads_what_was_admitted_drains_at_the_measured_rate() -> None:
     async def scenario() -> None:
         admission = Admission(broker.read_depth, 1, rate=broker.read_rate, interval=60, min_depth=5)
         broker.depth, broker.rate = 20, 100.0
-        admission.admit('q')
-        load = admission.queues['q']
-        while not load.read_at:  # the first read only: the next is a minute away
+        admission.queues['q'] = load = QueueLoad(depth=20, read_at=time.monotonic() - 1)
+        admission.admit('q')  # the backlog was there at the last read too: a rate is measured
+        while load.read_at < time.monotonic() - 0.5:  # this read only: the next is a minute away
             await asyncio.sleep(0.001)
         assert (load.depth, load.rate) == (20, 100.0)
         load.read_at -= 1.0  # as if read a second ago: ~100 drained since
@@ -141,5 +143,71 @@ def test_between_reads_what_was_admitted_drains_at_the_measured_rate() -> None:
             for _ in range(40):
                 admission.admit('q')
         await admission.close()
+
+    asyncio.run(scenario())
+
+
+def test_a_burst_into_an_empty_queue_measures_no_rate() -> None:
+    """Sixty clients at once on a cold gateway: a read finds them queued, and a rate read over
+    an interval that began with the queue empty is the demand, lagging at that (9/s for workers
+    doing 500/s on a busy CI machine refused a healthy load)."""
+    depths = [0, 56]
+    two_read, go_on = asyncio.Event(), asyncio.Event()
+
+    async def read_depth(queue: str) -> QueueDepth:
+        if not depths:  # the third read: hold it until the test has admitted its burst
+            two_read.set()
+            await go_on.wait()
+        return QueueDepth(depths.pop(0) if depths else 0, 1)
+
+    async def lagging_rate(queue: str) -> float:
+        return 9.0
+
+    async def scenario() -> None:
+        admission = Admission(read_depth, 1, rate=lagging_rate, interval=0.01, min_depth=10)
+        admission.admit('q')
+        await two_read.wait()
+        for _ in range(100):
+            admission.admit('q')
+        assert admission.queues['q'].rate is None
+        go_on.set()
+        await admission.close()
+
+    asyncio.run(scenario())
+
+
+def test_every_gateways_admissions_count_toward_the_drain() -> None:
+    """Two gateways each admitting 100 a second to a queue that stays at 50: the workers take
+    200 a second. Each gateway published only half of that, and by its own count alone read
+    100/s; the count they share (AdmittedCount in production) tells it the whole."""
+    broker = Broker()
+    broker.depth = 50
+    total = 0
+
+    async def shared(queue: str, admitted: int) -> int:
+        nonlocal total
+        total += admitted
+        return total
+
+    async def scenario() -> None:
+        gateways = [Admission(broker.read_depth, 1, shared=shared, interval=60) for _ in range(2)]
+        loads = []
+        for gateway in gateways:
+            gateway.admit('q')  # its first read now, the next a minute away: the test reads
+            loads.append(gateway.queues['q'])
+        while not all(load.read_at for load in loads):
+            await asyncio.sleep(0.001)
+        for gateway, load in zip(gateways, loads, strict=True):
+            for _ in range(100):
+                gateway.admit('q')
+            load.read_at -= 1.0  # as if read a second ago
+        for gateway, load in zip(gateways, loads, strict=True):
+            await gateway._read('q', load)
+        # The second to read sees both hundreds; the first saw the other's next read's share
+        # late, as a gateway's count lags by at most one of the others' read intervals.
+        assert loads[1].rate == pytest.approx(200, rel=0.01)
+        assert loads[0].rate == pytest.approx(101, rel=0.01)
+        for gateway in gateways:
+            await gateway.close()
 
     asyncio.run(scenario())
