@@ -115,6 +115,7 @@ def check_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstre
         ('b', celery_stack('seed', 1), [options.clients]),
         ('c', celery_stack('shipped', options.web_processes), sweep),
         ('fastapi', celery_stack('fastapi', options.web_processes), sweep),
+        ('floor', stacks.tornado_floor(raw, options.web_processes), sweep),
     ]
     rows = []
     for key, stack_cm, client_counts in plan:

@@ -210,6 +210,16 @@ def celery_gateway(
         yield Stack(url, {'web': [p.pid for p in webs], 'worker': [worker.pid]}, vhost, [p.pid for p in webs])
 
 
+@contextmanager
+def tornado_floor(log_dir: Path, web_count: int) -> Iterator[Stack]:
+    """floor: N bench/tornado_floor.py, Tornado answering /check after the upstream's wait with
+    nothing behind it: the part of web.py's CPU that Tornado and the loop take."""
+    with ExitStack() as stack:
+        argv = [sys.executable, '-m', 'bench.tornado_floor']
+        webs, url = web_processes(stack, 'floor-web', argv, child_env(), log_dir, web_count)
+        yield Stack(url, {'web': [p.pid for p in webs]})
+
+
 @dataclass
 class AddStacks:
     ours: Stack
