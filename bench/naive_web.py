@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import logging
 import os
 
 import tornado.web
-from tornado.httpserver import HTTPServer
 
 from add_task import add
-from lifecycle import stop_requested
+from bench.serving import configure_logging, serve
 
 WAIT = 10.0  # seconds, as web.py's WEB_WAIT
 
@@ -33,15 +31,6 @@ class AddHandler(tornado.web.RequestHandler):
         self.finish({'results': value})
 
 
-async def serve(port: int) -> None:
-    server = HTTPServer(tornado.web.Application([(r'/add', AddHandler)]))
-    server.listen(port, address='127.0.0.1', reuse_port=True)
-    logging.info('listening on http://127.0.0.1:%d (pid %d)', port, os.getpid())
-    await stop_requested()
-    server.stop()
-
-
 if __name__ == '__main__':
-    # Logged like web.py (tornado.access at INFO included), so both gateways pay the same.
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    asyncio.run(serve(int(os.environ['WEB_PORT'])))
+    configure_logging()
+    asyncio.run(serve(tornado.web.Application([(r'/add', AddHandler)]), int(os.environ['WEB_PORT'])))

@@ -12,17 +12,15 @@ the loop waking up for each request.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import random
 import uuid
 
 import tornado.web
 import uvloop
-from tornado.httpserver import HTTPServer
 
+from bench.serving import configure_logging, serve
 from bench.upstream import HIGH, LOW
-from lifecycle import stop_requested
 
 
 class CheckHandler(tornado.web.RequestHandler):
@@ -36,14 +34,7 @@ class CheckHandler(tornado.web.RequestHandler):
         return None
 
 
-async def serve(port: int) -> None:
-    server = HTTPServer(tornado.web.Application([(r'/check', CheckHandler)], log_function=lambda h: None))
-    server.listen(port, address='127.0.0.1', reuse_port=True)
-    logging.info('listening on http://127.0.0.1:%d (pid %d)', port, os.getpid())
-    await stop_requested()
-    server.stop()
-
-
 if __name__ == '__main__':
-    logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    uvloop.run(serve(int(os.environ['WEB_PORT'])))
+    configure_logging()
+    app = tornado.web.Application([(r'/check', CheckHandler)], log_function=lambda handler: None)
+    uvloop.run(serve(app, int(os.environ['WEB_PORT'])))
