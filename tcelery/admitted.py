@@ -17,7 +17,8 @@ TTL = 86400  # a count nobody adds to any more (a removed queue or vhost) goes a
 
 class AdmittedCount:
     """The count for the queues of one broker vhost (queues of the same name in other vhosts
-    are other queues)."""
+    are other queues). Two brokers whose gateways share a Redis database and a vhost name would
+    share counts too, and read their workers' rates high: give each its own database."""
 
     def __init__(self, client: aioredis.Redis, vhost: str):
         self._redis = client
