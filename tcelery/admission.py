@@ -13,10 +13,10 @@ meanwhile: what every gateway admitted, by a count they share (admitted.py), or 
 own, an underestimate when there are several). Between two reads, what this process admitted,
 less what the workers drain at that rate meanwhile, counts on top of the last depth.
 
-The rate is measured while work waits in the queue, since only then is it what the workers can
-do. A reading of 0/s while the queue has consumers says nothing (the management API's samples
-lag the first seconds of a backlog, and several processes' publishes hide the drain from each
-one's own view), so only positive readings count: until the first one (a cold start) everything
+The rate is measured while work waits in the queue at both reads of an interval, since only
+then is it what the workers can do. A reading of 0/s while the queue has consumers says nothing
+(the management API's samples lag the first seconds of a backlog, and publishes not yet counted
+hide the drain), so only positive readings count: until the first one (a cold start) everything
 is admitted. A backlog with no consumer is refused at once; one whose consumers take nothing for
 ``stall_after`` seconds (hung workers) is refused too.
 """
@@ -190,7 +190,7 @@ class Admission:
             return mine
         since = total - load.shared_total if load.shared_total is not None else mine
         load.shared_total = total
-        return since if since >= mine else mine  # less: a new count (Redis failed over or flushed)
+        return max(since, mine)  # less than mine: a new count (Redis failed over or flushed)
 
     async def _read_rate(self, queue: str) -> float | None:
         """The rate the management API reports, or None; never holding up the depth reads."""
