@@ -115,6 +115,7 @@ def check_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstre
         ('b', celery_stack('seed', 1), [options.clients]),
         ('c', celery_stack('shipped', options.web_processes), sweep),
         ('fastapi', celery_stack('fastapi', options.web_processes), sweep),
+        ('bare', celery_stack('bare', options.web_processes), sweep),
         ('floor', stacks.tornado_floor(raw, options.web_processes), sweep),
     ]
     rows = []
@@ -189,6 +190,7 @@ def add_runs(options: argparse.Namespace, raw: Path) -> tuple[list[Row], dict]:
         ours = measure('ours', add.ours, options.clients)
         measure('naive', add.naive, options.clients)
         measure('fastapi', add.fastapi, options.clients)
+        measure('bare', add.bare, options.clients)
         for clients in (options.plain_threads, 1):
             add.ours.drain(ADD_PATH, fast_s=0.5)
             print(f'/add plain client with {clients} threads', flush=True)

@@ -15,8 +15,8 @@ from support.readme import replace_block
 RESULTS = Path(__file__).with_name('results') / 'results.json'
 # The committed run of make bench before issue 10's work on the gateway and the worker.
 BEFORE = Path(__file__).with_name('results') / 'before-issue10.json'
-CPU_ROWS = (('/check', 'c'), ('/check', 'fastapi'), ('/check', 'floor'), ('/add', 'ours'), ('/add', 'naive'),
-            ('/add', 'fastapi'))
+CPU_ROWS = (('/check', 'c'), ('/check', 'fastapi'), ('/check', 'bare'), ('/check', 'floor'), ('/add', 'ours'),
+            ('/add', 'naive'), ('/add', 'fastapi'))
 
 
 def _rows(path: Path) -> list[Row]:

@@ -185,7 +185,8 @@ def celery_gateway(
     """A gateway in front of a check worker, by ``kind``:
     b ('seed'): one web.py, a prefork worker of concurrency 10 on route_check, as the seed ran it;
     c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them;
-    'fastapi': uvicorn --workers N running bench/fastapi_web.py, and the check worker as shipped."""
+    'fastapi': uvicorn --workers N running bench/fastapi_web.py, and the check worker as shipped;
+    'bare': N bench/bare_gateway.py (the libraries alone), and the check worker as shipped."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         if kind == 'seed':
@@ -206,7 +207,8 @@ def celery_gateway(
             uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
             yield Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
             return
-        webs, url = web_processes(stack, 'web', [sys.executable, 'web.py'], env, log_dir, web_count)
+        argv = [sys.executable, '-m', 'bench.bare_gateway'] if kind == 'bare' else [sys.executable, 'web.py']
+        webs, url = web_processes(stack, f'{kind}-web', argv, env, log_dir, web_count)
         yield Stack(url, {'web': [p.pid for p in webs], 'worker': [worker.pid]}, vhost, [p.pid for p in webs])
 
 
@@ -225,13 +227,14 @@ class AddStacks:
     ours: Stack
     naive: Stack
     fastapi: Stack
+    bare: Stack
     env: dict[str, str]  # for the plain client: the same vhost, so the same worker
     worker_pid: int
 
 
 @contextmanager
 def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddStacks]:
-    """Ours, the naive gateway and the FastAPI peer for /add, N processes each, behind one prefork
+    """Ours, the naive gateway, the FastAPI peer and bare for /add, N processes each, behind one prefork
     add worker (-c = cores, as supervisord runs it) that the plain client uses too."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
@@ -240,13 +243,14 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
         for name, argv in (
             ('web', [sys.executable, 'web.py']),
             ('naive-web', [sys.executable, '-m', 'bench.naive_web']),
+            ('bare-web', [sys.executable, '-m', 'bench.bare_gateway']),
         ):
             webs, url = web_processes(stack, name, argv, env, log_dir, web_count)
             pids = [p.pid for p in webs]
             groups[name] = Stack(url, {'web': pids, 'worker': [worker.pid]}, vhost, pids)
         uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
         fastapi = Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
-        yield AddStacks(groups['web'], groups['naive-web'], fastapi, env, worker.pid)
+        yield AddStacks(groups['web'], groups['naive-web'], fastapi, groups['bare-web'], env, worker.pid)
 
 
 @dataclass

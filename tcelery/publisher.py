@@ -40,7 +40,8 @@ def _amqp_value(value: Any) -> Any:
     return str(value)
 
 
-def _message(publication: Publication) -> aio_pika.Message:
+def amqp_message(publication: Publication) -> aio_pika.Message:
+    """The aio-pika Message of a publication, its headers and expiration as AMQP wants them."""
     properties = dict(publication.properties)
     expiration = properties.pop('expiration', None)  # kombu gives milliseconds as text
     # aiormq needs a message_id to match a returned (unroutable) message to its publish, and
@@ -236,7 +237,7 @@ class Publisher:
         for entity in publication.declare:
             await self._declare(confirm, entity)
         exchange = await self._exchange(confirm, publication.exchange)
-        await exchange.publish(_message(publication), routing_key=publication.routing_key,
+        await exchange.publish(amqp_message(publication), routing_key=publication.routing_key,
                                mandatory=confirm, timeout=self.confirm_timeout if confirm else None)
 
     async def _exchange(self, confirm: bool, name: str) -> AbstractExchange:
