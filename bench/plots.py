@@ -22,6 +22,8 @@ COLORS = {
     'naive': 'tab:red',
     'plain': 'tab:gray',
     'fastapi': 'tab:green',
+    'bare': 'tab:olive',
+    'floor': 'tab:brown',
 }
 
 

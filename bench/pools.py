@@ -30,9 +30,12 @@ GEVENT = {'broker_heartbeat': 0}
 NO_EVENTS = {'worker_send_task_events': False}
 BEFORE = {'result_backend_thread_safe': False}  # what main.py's worker settings changed
 TASK_LOGS = {'TASK_LOG_LEVEL': 'INFO'}
+NO_CHECK = {'BENCH_NO_CHECK': '1'}  # Celery's own per-task cost: the task waits instead of checking
 VARIANTS: dict[str, tuple[str, int | None, dict, dict]] = {
     'threads': ('threads', None, {}, {}),
     'threads-no-events': ('threads', None, NO_EVENTS, {}),
+    'threads-no-check': ('threads', None, {}, NO_CHECK),
+    'threads-no-check-no-events': ('threads', None, NO_EVENTS, NO_CHECK),
     'threads-c100': ('threads', 100, {}, {}),  # supervisord's CHECK_CONCURRENCY
     'threads-task-logs': ('threads', None, {}, TASK_LOGS),
     'threads-backend-per-thread': ('threads', None, BEFORE, {}),

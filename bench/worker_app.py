@@ -2,18 +2,33 @@
 
     BENCH_WORKER_CONF='{"worker_send_task_events": false}' celery -A bench.worker_app worker ...
 
+With BENCH_NO_CHECK=1 the check task does not check: it waits as long as the upstream would
+answer and returns what a check of it returns, so the worker's CPU is Celery's own per task.
 Only the benchmark uses this; supervisord.conf runs ``-A main``.
 """
 
 import json
 import os
+import random
+import time
 
 from celery import signals
 
+import check_worker
+from bench.upstream import HIGH, LOW
 from main import app
 
 CHANGES = json.loads(os.environ.get('BENCH_WORKER_CONF', '{}'))
 app.conf.update(CHANGES)
+
+
+def _no_check(url: str, follow_redirects: bool = False, timeout: float = 5.0) -> dict:
+    time.sleep(random.uniform(LOW, HIGH))
+    return {'ok': True, 'status': 200, 'latency_ms': 300.0, 'bytes': 2, 'error': None, 'url': url}
+
+
+if os.environ.get('BENCH_NO_CHECK') == '1':
+    check_worker.http_check = _no_check  # the task looks it up when it runs
 
 
 @signals.celeryd_init.connect
