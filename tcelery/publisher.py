@@ -11,7 +11,7 @@ from typing import Any, NamedTuple
 
 import aio_pika
 import aiormq
-from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
+from aio_pika.abc import AbstractChannel, AbstractConnection
 from kombu import Exchange, Queue
 from kombu.transport.base import to_rabbitmq_queue_arguments
 from kombu.utils.functional import fxrange
@@ -53,6 +53,11 @@ def amqp_message(publication: Publication) -> aio_pika.Message:
         expiration=int(expiration) / 1000 if expiration is not None else None,
         **properties,
     )
+
+
+def _declared_key(confirm: bool, entity: Exchange | Queue) -> tuple[bool, str, str]:
+    """Where ``Publisher._declared`` keeps an entity declared on the channel of ``confirm``."""
+    return confirm, 'queue' if isinstance(entity, Queue) else 'exchange', entity.name
 
 
 def broker_urls(url: str) -> list[str]:
@@ -106,7 +111,7 @@ class Publisher:
         self.node = 0  # index in ``urls`` of the node connected to, or to try first
         self._connection: AbstractConnection | None = None
         self._channels: _Channels | None = None
-        self._declared: dict[tuple[bool, str, str], AbstractExchange | None] = {}
+        self._declared: set[tuple[bool, str, str]] = set()  # (confirm, kind, name)
         self._connecting: asyncio.Future | None = None
 
     @property
@@ -211,22 +216,25 @@ class Publisher:
         With ``confirm`` it returns only once the broker has confirmed the message (routed, and
         written to disk when persistent), and raises BrokerUnavailable otherwise.
         """
-        policy = publication.retry_policy or {'max_retries': 0}
+        policy = publication.retry_policy or {}
         max_retries = policy.get('max_retries') or 0
-        intervals = fxrange(policy.get('interval_start', 0),
-                            policy.get('interval_max', 1) + policy.get('interval_start', 0),
-                            policy.get('interval_step', 0.2), repeatlast=True)
+        intervals = None
         try:
             async with asyncio.timeout(self.publish_timeout):
                 for attempt in range(max_retries + 1):
                     try:
-                        await self.connect()
+                        if not self.connected:
+                            await self.connect()
                         await self._publish_once(publication, confirm)
                         return
                     except (BrokerUnavailable, *_TRANSIENT) as exc:
                         if attempt == max_retries:
                             raise
                         log.warning('publish failed (%r), retry %d/%d', exc, attempt + 1, max_retries)
+                        intervals = intervals or fxrange(
+                            policy.get('interval_start', 0),
+                            policy.get('interval_max', 1) + policy.get('interval_start', 0),
+                            policy.get('interval_step', 0.2), repeatlast=True)
                         await asyncio.sleep(next(intervals))
         except BrokerUnavailable:
             raise
@@ -235,24 +243,22 @@ class Publisher:
 
     async def _publish_once(self, publication: Publication, confirm: bool) -> None:
         for entity in publication.declare:
-            await self._declare(confirm, entity)
-        exchange = await self._exchange(confirm, publication.exchange)
-        await exchange.publish(amqp_message(publication), routing_key=publication.routing_key,
-                               mandatory=confirm, timeout=self.confirm_timeout if confirm else None)
-
-    async def _exchange(self, confirm: bool, name: str) -> AbstractExchange:
-        channel = self._channels.by_confirm(confirm)
-        if not name:
-            return channel.default_exchange
-        key = (confirm, 'exchange', name)
-        if self._declared.get(key) is None:
-            self._declared[key] = await channel.get_exchange(name, ensure=False)
-        return self._declared[key]
+            if _declared_key(confirm, entity) not in self._declared:  # skip a coroutine per entity
+                await self._declare(confirm, entity)
+        channel = await self._channels.by_confirm(confirm).get_underlay_channel()
+        message = amqp_message(publication)
+        # aiormq's publish, as aio-pika's Exchange.publish calls it, but with wait=False: the
+        # request does not also wait for aiormq's writer to have written the frame, a wake-up of
+        # its own per request. The broker's confirm (or a Basic.Return: PublishError, since the
+        # channel has on_return_raises) is what the request waits for.
+        await channel.basic_publish(message.body, exchange=publication.exchange,
+                                    routing_key=publication.routing_key, properties=message.properties,
+                                    mandatory=confirm, timeout=self.confirm_timeout if confirm else None,
+                                    wait=False)
 
     async def _declare(self, confirm: bool, entity: Exchange | Queue) -> None:
         """Declare as kombu would, with the same arguments, once per connection."""
-        kind = 'queue' if isinstance(entity, Queue) else 'exchange'
-        key = (confirm, kind, entity.name)
+        key = _declared_key(confirm, entity)
         if key in self._declared:
             return
         channel = self._channels.by_confirm(confirm)
@@ -263,7 +269,7 @@ class Publisher:
                 exchange.name, type=exchange.type, durable=exchange.durable,
                 auto_delete=exchange.auto_delete, arguments=exchange.arguments,
             )
-            self._declared[(confirm, 'exchange', exchange.name)] = declared_exchange
+            self._declared.add((confirm, 'exchange', exchange.name))
         if isinstance(entity, Queue):
             queue = await channel.declare_queue(
                 entity.name, durable=entity.durable, exclusive=entity.exclusive,
@@ -277,4 +283,4 @@ class Publisher:
             if declared_exchange is not None:
                 await queue.bind(declared_exchange, routing_key=entity.routing_key,
                                  arguments=entity.binding_arguments)
-            self._declared[key] = None
+            self._declared.add(key)

@@ -17,7 +17,7 @@ import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -45,16 +45,33 @@ def _glob_escape(pattern: bytes) -> bytes:
 
 
 class Watch:
-    """A task id whose result this process is waiting for."""
+    """A task id whose result this process is waiting for, during an ``async with`` block.
 
-    def __init__(self, task_id: str, future: asyncio.Future[Meta]):
+    A class rather than an ``asynccontextmanager``: it is entered once per request, and the
+    generator machinery cost more than the work it wraps.
+    """
+
+    def __init__(self, waiter: ResultWaiter, task_id: str):
+        if not task_id.startswith(waiter.id_prefix):
+            raise ValueError(f'{task_id} was not made by this waiter, so its result would not reach it')
         self.task_id = task_id
-        self.future = future
+        self._waiter = waiter
+        self._key = waiter.key_for(task_id)
+        self.future: asyncio.Future[Meta] = asyncio.get_running_loop().create_future()
+
+    async def __aenter__(self) -> Watch:
+        await self._waiter.ensure_subscribed()
+        self._waiter.waiting[self._key] = self.future
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        del self._waiter.waiting[self._key]
 
     async def result(self, timeout: float) -> Meta:
         """The task's ready meta, or ResultTimeout after ``timeout`` seconds."""
         try:
-            return await asyncio.wait_for(asyncio.shield(self.future), timeout)
+            async with asyncio.timeout(timeout):  # cancels only this watch's own future
+                return await self.future
         except TimeoutError:
             raise ResultTimeout(self.task_id, timeout) from None
 
@@ -67,12 +84,12 @@ class ResultWaiter:
         # connection then lands on the current master, and is followed by the usual refetch.
         self._redis = client
         self._pubsub = self._redis.pubsub()
-        self._key_for = key_for
+        self.key_for = key_for
         self._decode = decode
         self._timeout = socket_timeout
         self.id_prefix = secrets.token_hex(4)
         self._pattern = _glob_escape(key_for(self.id_prefix)) + b'*'
-        self._waiting: dict[bytes, asyncio.Future[Meta]] = {}
+        self.waiting: dict[bytes, asyncio.Future[Meta]] = {}
         self._subscribed = asyncio.Event()  # set while the pattern subscription is confirmed
         self._subscribing = asyncio.Lock()
         self._reader: asyncio.Task | None = None
@@ -87,14 +104,14 @@ class ResultWaiter:
     async def fetch(self, task_id: str) -> Meta | None:
         """The stored meta of a task, or None when the backend has none (unknown or pending)."""
         try:
-            payload = await self._redis.get(self._key_for(task_id))
+            payload = await self._redis.get(self.key_for(task_id))
         except RedisError as exc:
             raise ResultBackendUnavailable(f'result backend unreachable: {exc}') from exc
         return None if payload is None else self._decode(payload)
 
     def forget(self, task_id: str) -> None:
         """Delete the task's stored result soon (batched, in the background)."""
-        self.forgetter.add(self._key_for(task_id))
+        self.forgetter.add(self.key_for(task_id))
 
     async def ping(self) -> bool:
         try:
@@ -102,21 +119,11 @@ class ResultWaiter:
         except RedisError:
             return False
 
-    @contextlib.asynccontextmanager
-    async def watch(self, task_id: str) -> AsyncIterator[Watch]:
-        """Wait for ``task_id``'s result during the block; made by ``new_task_id``."""
-        if not task_id.startswith(self.id_prefix):
-            raise ValueError(f'{task_id} was not made by this waiter, so its result would not reach it')
-        await self._ensure_subscribed()
-        key = self._key_for(task_id)
-        future: asyncio.Future[Meta] = asyncio.get_running_loop().create_future()
-        self._waiting[key] = future
-        try:
-            yield Watch(task_id, future)
-        finally:
-            del self._waiting[key]
+    def watch(self, task_id: str) -> Watch:
+        """Wait for ``task_id``'s result during an ``async with`` block; made by ``new_task_id``."""
+        return Watch(self, task_id)
 
-    async def _ensure_subscribed(self) -> None:
+    async def ensure_subscribed(self) -> None:
         """Subscribe on first use (concurrent first requests wait for it); later, while the reader
         is reconnecting, refuse at once (the caller sends anyway and hands out the task id)
         rather than hold the request."""
@@ -158,7 +165,7 @@ class ResultWaiter:
                 await self._refetch()
 
     def _deliver(self, key: bytes, payload: bytes) -> None:
-        future = self._waiting.get(key)
+        future = self.waiting.get(key)
         if future is None or future.done():
             return
         meta = self._decode(payload)
@@ -167,7 +174,7 @@ class ResultWaiter:
 
     async def _refetch(self) -> None:
         """MGET every pending key: results stored while the subscription was down."""
-        keys = [key for key, future in self._waiting.items() if not future.done()]
+        keys = [key for key, future in self.waiting.items() if not future.done()]
         if not keys:
             return
         try:
