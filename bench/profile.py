@@ -32,6 +32,7 @@ OWNERS = (
     ('/redis/', 'redis.asyncio'),
     ('/celery/', "Celery and kombu (the message)"),
     ('/kombu/', "Celery and kombu (the message)"),
+    ('/uvloop/', 'uvloop: the loop itself, in C'),
     ('/prometheus_client/', 'our code (tcelery, web.py, bench gateways) and its metrics'),
     ('/site-packages/', 'other libraries'),
     ('/lib/python3', 'the loop and the standard library, for no library above'),

@@ -24,7 +24,7 @@ STACKS = {
     'plain': 'plain Celery client, threads (ceiling)',
     'fastapi': 'FastAPI + uvicorn --workers N, Celery client in the thread pool (peer)',
     'floor': 'floor: N x Tornado answering after the same wait, nothing behind it',
-    'bare': 'bare: N x Tornado + as_task_v2 + aio-pika + redis.asyncio, nothing else, thread check worker',
+    'bare': 'bare: N x Tornado + as_task_v2 + aio-pika + redis.asyncio, nothing else',
 }
 # What web.py's CPU per /check is compared with in the Targets table.
 REFERENCES = {'floor': 'Tornado alone, the floor', 'bare': 'the libraries alone, bare'}
