@@ -23,31 +23,36 @@ from bench import load, stacks
 from bench.upstream import HIGH
 from support.process import VENV_BIN
 
-# (what a frame's file path contains, who it belongs to), the first match wins.
+AMQP = 'aio-pika, aiormq, pamqp (AMQP)'
+CELERY = 'Celery and kombu (the message)'
+OURS = 'our code (tcelery, web.py, bench gateways) and its metrics'
+LOOP = 'the loop and the standard library, for no library above'
+# (what a frame's file path contains, who it belongs to), the first match wins; None: the
+# standard library, whose work counts for the first library further up the stack.
 OWNERS = (
     ('/tornado/', 'Tornado'),
-    ('/aio_pika/', 'aio-pika, aiormq, pamqp (AMQP)'),
-    ('/aiormq/', 'aio-pika, aiormq, pamqp (AMQP)'),
-    ('/pamqp/', 'aio-pika, aiormq, pamqp (AMQP)'),
+    ('/aio_pika/', AMQP),
+    ('/aiormq/', AMQP),
+    ('/pamqp/', AMQP),
     ('/redis/', 'redis.asyncio'),
-    ('/celery/', "Celery and kombu (the message)"),
-    ('/kombu/', "Celery and kombu (the message)"),
+    ('/celery/', CELERY),
+    ('/kombu/', CELERY),
     ('/uvloop/', 'uvloop: the loop itself, in C'),
-    ('/prometheus_client/', 'our code (tcelery, web.py, bench gateways) and its metrics'),
+    ('/prometheus_client/', OURS),
     ('/site-packages/', 'other libraries'),
-    ('/lib/python3', 'the loop and the standard library, for no library above'),
+    ('/lib/python3', None),
 )
-OURS = 'our code (tcelery, web.py, bench gateways) and its metrics'
 
 
 def owner(frame: str) -> str | None:
-    """Who a py-spy frame, ``function (path:line)``, belongs to; None for a frame without a file."""
+    """Who a py-spy frame, ``function (path:line)``, belongs to; None for the standard library
+    or a frame without a file."""
     if '(' not in frame:
         return None
     path = frame.rsplit('(', 1)[1]
     for part, name in OWNERS:
         if part in path:
-            return None if name.startswith('the loop') else name
+            return name
     return OURS if '.py' in path else None
 
 
@@ -59,7 +64,7 @@ def shares(collapsed: str) -> Counter[str]:
         if not stack or not count.isdigit():
             continue
         found = next((o for o in map(owner, reversed(stack.split(';'))) if o is not None), None)
-        counts[found or 'the loop and the standard library, for no library above'] += int(count)
+        counts[found or LOOP] += int(count)
     return counts
 
 

@@ -26,7 +26,7 @@ STACKS = {
     'floor': 'floor: N x Tornado answering after the same wait, nothing behind it',
     'bare': 'bare: N x Tornado + as_task_v2 + aio-pika + redis.asyncio, nothing else',
 }
-# What web.py's CPU per /check is compared with in the Targets table.
+# What web.py's CPU per request is compared with in the Targets table (same endpoint, same run).
 REFERENCES = {'floor': 'Tornado alone, the floor', 'bare': 'the libraries alone, bare'}
 THREAD_LIMIT_QPS = 30 / MEAN  # stack a: 30 threads, each busy for one upstream call at a time
 # CPU per request: the stack's own components; the upstream is what is checked, not the stack.

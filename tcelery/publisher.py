@@ -223,8 +223,7 @@ class Publisher:
             async with asyncio.timeout(self.publish_timeout):
                 for attempt in range(max_retries + 1):
                     try:
-                        if not self.connected:
-                            await self.connect()
+                        await self.connect()
                         await self._publish_once(publication, confirm)
                         return
                     except (BrokerUnavailable, *_TRANSIENT) as exc:
@@ -243,7 +242,7 @@ class Publisher:
 
     async def _publish_once(self, publication: Publication, confirm: bool) -> None:
         for entity in publication.declare:
-            if _declared_key(confirm, entity) not in self._declared:  # skip a coroutine per entity
+            if _declared_key(confirm, entity) not in self._declared:  # once per connection
                 await self._declare(confirm, entity)
         channel = await self._channels.by_confirm(confirm).get_underlay_channel()
         message = amqp_message(publication)
@@ -257,10 +256,7 @@ class Publisher:
                                     wait=False)
 
     async def _declare(self, confirm: bool, entity: Exchange | Queue) -> None:
-        """Declare as kombu would, with the same arguments, once per connection."""
-        key = _declared_key(confirm, entity)
-        if key in self._declared:
-            return
+        """Declare as kombu would, with the same arguments."""
         channel = self._channels.by_confirm(confirm)
         exchange = entity.exchange if isinstance(entity, Queue) else entity
         declared_exchange = None
@@ -283,4 +279,4 @@ class Publisher:
             if declared_exchange is not None:
                 await queue.bind(declared_exchange, routing_key=entity.routing_key,
                                  arguments=entity.binding_arguments)
-            self._declared.add(key)
+            self._declared.add(_declared_key(confirm, entity))
