@@ -1,9 +1,9 @@
 """The seed's example task."""
 
-import celeryconfig as routes
+import routing
 from main import app
 
 
-@app.task(expires=routes.ADD_EXPIRES)
+@app.task(expires=routing.ADD_EXPIRES)
 def add(x: int, y: int) -> int:
     return x + y

@@ -8,6 +8,8 @@ from multiprocessing import cpu_count
 
 from kombu import Exchange, Queue
 
+from routing import ADD, HTTP_CHECK, HTTP_CHECK_NO_RESULT, QUEUE_OF, TCP_CHECK
+
 # The defaults of BROKER_URL and RESULT_BACKEND are written here only (see scripts/env.sh).
 broker_url = os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//')
 result_backend = os.environ.get('RESULT_BACKEND', 'redis://127.0.0.1:6379/0')
@@ -24,23 +26,6 @@ if task_default_queue_type not in ('classic', 'quorum'):
     raise ValueError(f'QUEUE_TYPE must be classic or quorum, got {task_default_queue_type!r}')
 # Classic queues get no argument at all, so they stay equivalent to those declared before.
 _queue_arguments = {'x-queue-type': 'quorum'} if task_default_queue_type == 'quorum' else None
-
-# The routes table: every task by the name Celery gives it (module.function), and its queue.
-# The one home of these names: the gateway, tests and bench read them from here.
-ADD = 'add_task.add'
-HTTP_CHECK = 'check_worker.check'
-TCP_CHECK = 'check_worker.common_check'  # the seed's name for it
-HTTP_CHECK_NO_RESULT = 'check_worker.check_ignore_result'
-QUEUE_OF = {
-    ADD: 'add_queue',
-    TCP_CHECK: 'common_check',
-    HTTP_CHECK: 'route_check',
-    HTTP_CHECK_NO_RESULT: 'route_check_ignore_result',
-}
-# What each worker of supervisord.conf consumes: CPU work (prefork) apart from network waits (threads).
-ADD_WORKER_QUEUES = (QUEUE_OF[ADD], 'default')
-CHECK_WORKER_QUEUES = (QUEUE_OF[HTTP_CHECK], QUEUE_OF[TCP_CHECK], QUEUE_OF[HTTP_CHECK_NO_RESULT])
-ALL_QUEUES = ADD_WORKER_QUEUES + CHECK_WORKER_QUEUES
 
 # One queue per task (the seed's advice), so a flood of one kind never delays another.
 # Route checks are persistent: their exchange says so, and Celery copies that onto each message.
@@ -90,10 +75,6 @@ result_accept_content = ['json']
 # RESULT_TTL seconds of results. The gateway deletes those it delivered at once; this bounds the
 # rest: results handed out as 202 + Location and never read, and those of plain Celery clients.
 result_expires = int(os.environ.get('RESULT_TTL', 3600))
-# Seconds after sending that a task is no longer worth running: a worker discards it (state
-# REVOKED, reason "expired") instead of reporting a route's state from minutes ago as now.
-CHECK_EXPIRES = float(os.environ.get('CHECK_EXPIRES', 60))
-ADD_EXPIRES = float(os.environ.get('ADD_EXPIRES', 30))
 # Keep retrying to store a result while Redis is away: giving up leaves the message neither acked
 # nor rejected, so its result is lost and the worker's prefetch slot with it (docs/reliability.md, 4).
 result_backend_always_retry = True

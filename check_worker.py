@@ -15,8 +15,8 @@ from urllib.parse import urljoin
 
 import urllib3
 
-import celeryconfig as routes
 import route_policy
+import routing
 from main import app
 from route_policy import DEFAULT_TIMEOUT
 
@@ -152,19 +152,19 @@ def _timeout(value: float) -> float:
 
 
 # Idempotent by nature (a GET or a TCP connect), so a redelivery after a crash is harmless.
-@app.task(expires=routes.CHECK_EXPIRES)
+@app.task(expires=routing.CHECK_EXPIRES)
 def check(url: str, follow_redirects: bool = False, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """The HTTP(S) check of ``url``: see http_check."""
     return http_check(url, follow_redirects, _timeout(timeout))
 
 
-@app.task(expires=routes.CHECK_EXPIRES)
+@app.task(expires=routing.CHECK_EXPIRES)
 def common_check(host: str, port: int, timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """The TCP connect check of ``host:port`` (the seed's name): see tcp_check."""
     return tcp_check(host, int(port), _timeout(timeout))
 
 
-@app.task(ignore_result=True, expires=routes.CHECK_EXPIRES)
+@app.task(ignore_result=True, expires=routing.CHECK_EXPIRES)
 def check_ignore_result(url: str, follow_redirects: bool = False,
                         timeout: float = DEFAULT_TIMEOUT) -> dict[str, Any]:
     """``check`` for callers that do not wait: it stores no result."""

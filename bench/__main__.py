@@ -18,8 +18,8 @@ from bench import load, overload, readme, report, stacks, sysstat
 from bench.load import CPUS
 from bench.report import Row
 from bench.upstream import HIGH
-from support import procfs
-from support.process import VENV_BIN
+from testbed import procfs
+from testbed.process import VENV_BIN
 
 RESULTS = Path(__file__).with_name('results')
 ADD_PATH = '/add?x=1&y=2'

@@ -26,8 +26,8 @@ import uvloop
 from aio_pika.abc import AbstractExchange
 from celery import states
 
-import celeryconfig as routes
 import route_policy
+import routing
 from bench.serving import configure_logging, serve
 from main import app
 from tcelery.messages import TaskMessages
@@ -38,7 +38,7 @@ WAIT = 10.0  # seconds for a result, as web.py's WEB_WAIT
 
 class Gateway:
     def __init__(self) -> None:
-        self.messages = {name: TaskMessages(app, name) for name in (routes.HTTP_CHECK, routes.ADD)}
+        self.messages = {name: TaskMessages(app, name) for name in (routing.HTTP_CHECK, routing.ADD)}
         self.prefix = secrets.token_hex(4)
         self.waiting: dict[bytes, asyncio.Future] = {}
         self.exchanges: dict[str, AbstractExchange] = {}
@@ -92,14 +92,14 @@ class Handler(tornado.web.RequestHandler):
 class CheckHandler(Handler):
     async def get(self) -> None:
         args = [self.get_argument('url'), False, route_policy.DEFAULT_TIMEOUT]
-        task_id, result = await self.gateway.run(routes.HTTP_CHECK, args)
+        task_id, result = await self.gateway.run(routing.HTTP_CHECK, args)
         self.finish({'task_id': task_id, **result})
 
 
 class AddHandler(Handler):
     async def get(self) -> None:
         args = [int(self.get_argument('x')), int(self.get_argument('y'))]
-        _, result = await self.gateway.run(routes.ADD, args)
+        _, result = await self.gateway.run(routing.ADD, args)
         self.finish({'results': result})
 
 

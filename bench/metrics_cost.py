@@ -24,10 +24,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 
-import celeryconfig as routes
+import routing
 from bench import stacks, sysstat
 from bench.load import CPUS, wrk
-from support.process import ROOT, Proc, free_port
+from testbed.process import ROOT, Proc, free_port
 
 BEFORE_METRICS = 'f35015e'  # main just before the gateway had metrics (issue 14)
 
@@ -71,9 +71,10 @@ def main() -> None:
     with ExitStack() as stack, tempfile.TemporaryDirectory(prefix='metrics-cost-') as tmp:
         log_dir = Path(tmp) / 'logs'
         log_dir.mkdir()
+        (Path(tmp) / 'metrics').mkdir()
         base = baseline_tree(options.baseline, Path(tmp))
         vhost, env = stack.enter_context(stacks.isolated(log_dir, options.redis_url))
-        stacks.celery_worker(stack, 'worker-add', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES)
+        stacks.celery_worker(stack, 'worker-add', env, log_dir, 'prefork', CPUS, routing.ADD_WORKER_QUEUES)
         ours, ours_url = gateway(stack, 'ours', ROOT, dict(env, PROMETHEUS_MULTIPROC_DIR=f'{tmp}/metrics'),
                                  log_dir)
         theirs, base_url = gateway(stack, 'baseline', base, env, log_dir)

@@ -36,11 +36,11 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-import celeryconfig as routes
+import routing
 from bench import stacks
 from bench.upstream import BACKLOG, HIGH, LOW
-from lifecycle import stop_requested
-from support.process import Proc, child_env, free_port
+from common.lifecycle import stop_requested
+from testbed.process import Proc, child_env, free_port
 
 CAPACITY_THREADS = 60  # threads of the overload worker: 60 / 0.3 s mean = ~200 checks a second
 
@@ -171,7 +171,7 @@ class DepthSampler:
 
     def _run(self, vhost) -> None:
         while not self._stop.wait(1.0):
-            self.samples.append(vhost.depth(routes.QUEUE_OF[routes.HTTP_CHECK]))
+            self.samples.append(vhost.depth(routing.QUEUE_OF[routing.HTTP_CHECK]))
 
     def stop(self) -> list[int]:
         self._stop.set()

@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import celeryconfig as routes
+import routing
 from bench import load, stacks
 from bench.__main__ import RESULTS, shared_services
 from bench.load import CPUS
@@ -76,7 +76,7 @@ def variant_stack(raw: Path, options: argparse.Namespace, name: str) -> Iterator
             raw,
             pool,
             concurrency or options.concurrency,
-            routes.CHECK_WORKER_QUEUES,
+            routing.CHECK_WORKER_QUEUES,
             app='bench.worker_app',
         )
         webs, url = stacks.web_processes(

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from bench import load, stacks
 from bench.upstream import HIGH
-from support.process import VENV_BIN
+from testbed.process import VENV_BIN
 
 AMQP = 'aio-pika, aiormq, pamqp (AMQP)'
 CELERY = 'Celery and kombu (the message)'

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from bench.report import STACKS, Row, find_row
 from bench.upstream import MEAN
-from support.readme import replace_block
+from testbed.doc_blocks import replace_block
 
 RESULTS = Path(__file__).with_name('results') / 'results.json'
 # The committed run of make bench before issue 10's work on the gateway and the worker.

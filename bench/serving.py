@@ -8,7 +8,7 @@ import os
 import tornado.web
 from tornado.httpserver import HTTPServer
 
-from lifecycle import stop_requested
+from common.lifecycle import stop_requested
 
 
 def configure_logging() -> None:

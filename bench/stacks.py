@@ -18,13 +18,13 @@ from pathlib import Path
 
 import redis
 
-import celeryconfig as routes
+import routing
 from bench import sysstat
 from bench.load import CPUS
-from support.private_rabbit import PrivateCluster, PrivateRabbit
-from support.process import ROOT, VENV_BIN, Proc, child_env, free_port, wait_for
-from support.rabbit import Vhost
-from support.worker import worker_argv
+from testbed.private_rabbit import PrivateCluster, PrivateRabbit
+from testbed.process import ROOT, VENV_BIN, Proc, child_env, free_port, wait_for
+from testbed.vhosts import Vhost
+from testbed.worker_command import worker_argv
 
 
 class Stalled(Exception):
@@ -45,9 +45,9 @@ class Stack:
         if self.vhost is not None:
             vhost = self.vhost
             try:
-                wait_for(lambda: all(vhost.depth(q) == 0 for q in routes.ALL_QUEUES), timeout, 0.2)
+                wait_for(lambda: all(vhost.depth(q) == 0 for q in routing.ALL_QUEUES), timeout, 0.2)
             except AssertionError:
-                depths = {q: vhost.depth(q) for q in routes.ALL_QUEUES}
+                depths = {q: vhost.depth(q) for q in routing.ALL_QUEUES}
                 raise Stalled(f'queues not drained within {timeout:g} s: {depths}') from None
 
         def answers_fast() -> bool:
@@ -190,9 +190,8 @@ def celery_gateway(
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         if kind == 'seed':
-            worker = celery_worker(
-                stack, 'worker-check-seed', env, log_dir, 'prefork', 10, (routes.QUEUE_OF[routes.HTTP_CHECK],)
-            )
+            worker = celery_worker(stack, 'worker-check-seed', env, log_dir, 'prefork', 10,
+                                   (routing.QUEUE_OF[routing.HTTP_CHECK],))
         else:
             worker = celery_worker(
                 stack,
@@ -201,7 +200,7 @@ def celery_gateway(
                 log_dir,
                 'threads',
                 check_concurrency,
-                routes.CHECK_WORKER_QUEUES,
+                routing.CHECK_WORKER_QUEUES,
             )
         if kind == 'fastapi':
             uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
@@ -238,7 +237,7 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
     add worker (-c = cores, as supervisord runs it) that the plain client uses too."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
-        worker = celery_worker(stack, 'worker-add', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES)
+        worker = celery_worker(stack, 'worker-add', env, log_dir, 'prefork', CPUS, routing.ADD_WORKER_QUEUES)
         groups = {}
         for name, argv in (
             ('web', [sys.executable, 'web.py']),
@@ -277,10 +276,10 @@ def quorum_cluster(
             log_dir,
             'threads',
             check_concurrency,
-            routes.CHECK_WORKER_QUEUES,
+            routing.CHECK_WORKER_QUEUES,
         )
         add = celery_worker(
-            stack, 'worker-add-quorum', env, log_dir, 'prefork', CPUS, routes.ADD_WORKER_QUEUES
+            stack, 'worker-add-quorum', env, log_dir, 'prefork', CPUS, routing.ADD_WORKER_QUEUES
         )
         webs, url = web_processes(stack, 'web-quorum', [sys.executable, 'web.py'], env, log_dir, web_count)
         pids = [p.pid for p in webs]

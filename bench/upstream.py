@@ -17,7 +17,7 @@ import tornado.web
 from tornado.httpserver import HTTPServer
 from tornado.netutil import bind_sockets
 
-from lifecycle import stop_requested
+from common.lifecycle import stop_requested
 
 LOW, HIGH = 0.2, 0.4  # seconds; the mean (0.3 s) is what the /check bounds divide by
 MEAN = (LOW + HIGH) / 2

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import tornado.web
 
+from common.lifecycle import stop_requested
 from fleet import audit, auth
 from fleet.alerts import Alerts
 from fleet.audit import AuditLog
@@ -19,7 +20,6 @@ from fleet.monitor import Monitor
 from fleet.rpc import Supervisor
 from fleet.sessions import LoginLimit, Sessions
 from fleet.urls import urls
-from lifecycle import stop_requested
 
 log = logging.getLogger('fleet')
 HERE = Path(__file__).resolve().parent

@@ -111,7 +111,8 @@ class Settings:
     def from_env(cls) -> Settings:
         path = os.environ.get('FLEET_CONFIG')
         if not path:
-            raise ConfigError('set FLEET_CONFIG to the path of the config file (see fleet.example.toml)')
+            raise ConfigError('set FLEET_CONFIG to the path of the config file '
+                              '(see fleet/examples/fleet.toml)')
         return cls(
             config_path=Path(path),
             host=os.environ.get('FLEET_HOST', cls.host),

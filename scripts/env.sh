@@ -46,7 +46,7 @@ export_default FLOWER_USER admin
 export_default FLOWER_HOST 127.0.0.1
 export_default FLOWER_PORT 5555
 export_default RABBITMQ_API 'http://guest:guest@127.0.0.1:15672/api/'
-export_default FLEET_CONFIG "$ROUTE_CHECK_HOME/fleet.example.toml"
+export_default FLEET_CONFIG "$ROUTE_CHECK_HOME/fleet/examples/fleet.toml"
 # What this machine runs: everything (one machine), the workers only (a worker machine), or the
 # gateway, Flower and the fleet dashboard (a front machine). supervisord has no conditional
 # sections, so the role becomes each program's autostart.

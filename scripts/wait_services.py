@@ -13,7 +13,7 @@ from kombu import Connection
 
 import celeryconfig
 from main import app
-from support.process import wait_for
+from testbed.process import wait_for
 
 DEADLINE = float(os.environ.get('SERVICES_TIMEOUT', 120))
 

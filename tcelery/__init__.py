@@ -17,11 +17,11 @@ from celery import Celery, Task
 from .admission import Overloaded
 from .errors import BrokerUnavailable, ResultBackendUnavailable, ResultTimeout, TceleryError
 from .observer import Observer
-from .producer import NonBlockingProducer, TaskResult
+from .producer import PUBLISH_TIMEOUT, RESULT_TIMEOUT, NonBlockingProducer, TaskResult
 
 __all__ = [
-    'BrokerUnavailable', 'NonBlockingProducer', 'Observer', 'Overloaded', 'ResultBackendUnavailable',
-    'ResultTimeout',
+    'PUBLISH_TIMEOUT', 'RESULT_TIMEOUT', 'BrokerUnavailable', 'NonBlockingProducer', 'Observer', 'Overloaded',
+    'ResultBackendUnavailable', 'ResultTimeout',
     'TaskResult', 'TceleryError', 'apply_async', 'get_producer', 'send', 'setup_nonblocking_producer',
 ]
 

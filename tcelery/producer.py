@@ -22,6 +22,7 @@ from .result_store import celery_backend, result_redis
 from .results import Meta, ResultWaiter
 
 RESULT_TIMEOUT = 2.0  # seconds for a Redis command or connect: a dead Redis is a quick answer
+PUBLISH_TIMEOUT = 5.0  # seconds a send may take, retries included, before BrokerUnavailable
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,7 @@ class NonBlockingProducer:
     """
 
     def __init__(self, celery_app: Celery, *, broker_url: str | None = None,
-                 result_url: str | None = None, publish_timeout: float = 5.0,
+                 result_url: str | None = None, publish_timeout: float = PUBLISH_TIMEOUT,
                  observer: Observer | None = None, max_backlog: float | None = None,
                  management_url: str | None = None):
         self.app = celery_app

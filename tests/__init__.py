@@ -7,7 +7,7 @@ use it, and until then the broker refuses a client pointed at it."""
 import os
 import sys
 
-from support.rabbit import Vhost
+from testbed.vhosts import Vhost
 
 REDIS_TEST_URL = os.environ.get('TEST_RESULT_BACKEND', 'redis://127.0.0.1:6379/1')
 SESSION_VHOST = Vhost(create=False)

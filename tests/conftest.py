@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from support.process import Proc
-from support.rabbit import Vhost
+from testbed.process import Proc
+from testbed.vhosts import Vhost
 from tests import SESSION_VHOST
+from tests.processes import base_env, start_web, start_worker
 from tests.supervised import System, running_system
-from tests.support import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 

@@ -13,9 +13,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from support.process import ROOT, Proc, free_port, wait_for
-from support.rabbit import Vhost
-from tests.support import base_env
+from testbed.process import ROOT, Proc, free_port, wait_for
+from testbed.vhosts import Vhost
+from tests.processes import base_env
 
 PROGRAMS = {'worker-add', 'worker-check', 'web-0', 'web-1', 'flower', 'fleet'}
 
@@ -83,7 +83,7 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
     copy_tree(home)
     vhost = Vhost('route_check_supervised')
     web_port, ui_port, flower_port, fleet_port = free_port(), free_port(), free_port(), free_port()
-    fleet_config = home / 'fleet.example.toml'  # the shipped config, on this run's port
+    fleet_config = home / 'fleet/examples/fleet.toml'  # the shipped config, on this run's port
     fleet_config.write_text(fleet_config.read_text().replace('127.0.0.1:2345', f'127.0.0.1:{ui_port}'))
     settings = dict(BROKER_URL=vhost.url, WEB_PORT=str(web_port), SUPERVISOR_PORT=str(ui_port),
                     FLOWER_PORT=str(flower_port), FLEET_PORT=str(fleet_port), WEB_PROCESSES='2',

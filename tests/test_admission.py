@@ -14,10 +14,10 @@ import requests
 from kombu import Connection
 from tornado.httpclient import AsyncHTTPClient
 
-import celeryconfig as routes
-from support.process import wait_for
-from support.rabbit import Vhost
-from tests.support import base_env, start_web, start_worker
+import routing
+from testbed.process import wait_for
+from testbed.vhosts import Vhost
+from tests.processes import base_env, start_web, start_worker
 
 BACKLOG = 150  # well over the 10 tasks admitted while no consume rate has been measured
 
@@ -29,7 +29,7 @@ def test_a_backlog_is_refused_fast_then_admitted_once_drained(log_dir: Path) -> 
     env = base_env(BROKER_URL=vhost.url, WEB_WAIT='0.3', MAX_BACKLOG_SECONDS='1')
     web, url = start_web(env, log_dir, name='web-admission')
     worker = None
-    queue = routes.QUEUE_OF[routes.ADD]
+    queue = routing.QUEUE_OF[routing.ADD]
     try:
         with Connection(vhost.url) as conn:  # work no worker takes yet
             for _ in range(BACKLOG):

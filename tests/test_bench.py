@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from bench import stacks
-from support.process import child_env
+from testbed.process import child_env
 from tests import REDIS_TEST_URL
 
 

@@ -14,12 +14,13 @@ import pytest
 import redis
 import requests
 
-import celeryconfig as routes
-from support.process import wait_for
-from support.rabbit import Vhost
+import celeryconfig
+import routing
+from testbed.process import wait_for
+from testbed.vhosts import Vhost
 from tests import REDIS_TEST_URL
-from tests.chaos.support import PrivateRedis
-from tests.support import base_env, start_web, start_worker
+from tests.chaos.harness import PrivateRedis
+from tests.processes import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 
@@ -45,7 +46,7 @@ def test_delivered_results_are_deleted_undelivered_ones_kept_until_read(
     assert late.status_code == 202
     task_id = late.json()['task_id']
     wait_for(lambda: store.exists(key(task_id)), 15, 0.1, 'result of the 202 stored')
-    assert 0 < store.ttl(key(task_id)) <= routes.result_expires
+    assert 0 < store.ttl(key(task_id)) <= celeryconfig.result_expires
     time.sleep(0.5)  # long enough for a wrongly scheduled delete to have happened
     assert store.exists(key(task_id))
     body = requests.get(f'{web}/result/{task_id}', timeout=5).json()
@@ -65,7 +66,7 @@ def test_a_check_older_than_check_expires_is_discarded_and_expired(
                                                        'ignore_result': 1}, timeout=10)
         sent = time.monotonic()
         assert (kept.status_code, dropped.status_code) == (202, 202)
-        assert vhost.depth(routes.QUEUE_OF[routes.HTTP_CHECK]) == 1
+        assert vhost.depth(routing.QUEUE_OF[routing.HTTP_CHECK]) == 1
         # No worker yet: both wait in their queues until past their expiry time.
         wait_for(lambda: time.monotonic() > sent + 1.2, 5, 0.05, 'CHECK_EXPIRES passed')
         worker = start_worker('check', env, log_dir, concurrency=4, name='worker-expires')
@@ -73,8 +74,8 @@ def test_a_check_older_than_check_expires_is_discarded_and_expired(
         body = wait_for(lambda: (b := requests.get(f'{url}/result/{task_id}', timeout=5).json())
                         ['status'] != 'PENDING' and b, 30, 0.1, 'expired task reported')
         assert body['status'] == 'EXPIRED'
-        wait_for(lambda: vhost.depth(routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT]) == 0, 15, 0.1)
-        worker.wait_log(f'Discarding revoked task: {routes.HTTP_CHECK_NO_RESULT}', timeout=15)
+        wait_for(lambda: vhost.depth(routing.QUEUE_OF[routing.HTTP_CHECK_NO_RESULT]) == 0, 15, 0.1)
+        worker.wait_log(f'Discarding revoked task: {routing.HTTP_CHECK_NO_RESULT}', timeout=15)
         assert upstream.token_count('expiring') == upstream.token_count('expiring-nr') == 0
         assert not store.exists(key(dropped.json()['task_id']))  # fire and forget stores nothing
         wait_for(lambda: not store.exists(key(task_id)), 5, 0.05, 'expired result deleted once read')

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import requests
 
-from support.process import Proc, free_port
-from support.rabbit import Vhost
-from tests.support import base_env, start_web
+from testbed.process import Proc, free_port
+from testbed.vhosts import Vhost
+from tests.processes import base_env, start_web
 
 
 def test_a_dead_first_node_is_skipped(vhost: Vhost, workers: dict[str, Proc], log_dir: Path) -> None:

@@ -10,10 +10,10 @@ import requests
 from celery.result import AsyncResult
 from kombu import Connection
 
-import celeryconfig as routes
-from support.process import wait_for
-from support.rabbit import Vhost
-from tests.support import base_env, start_worker
+import routing
+from testbed.process import wait_for
+from testbed.vhosts import Vhost
+from tests.processes import base_env, start_worker
 
 
 def test_seed_client_script(env: dict, log_dir) -> None:
@@ -57,14 +57,14 @@ def test_gateway_sends_what_celery_sends(idle_web: str, idle_vhost: Vhost) -> No
     import add_task
 
     requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, timeout=10)  # declares the queue
-    _purge(idle_vhost, routes.QUEUE_OF[routes.ADD])
+    _purge(idle_vhost, routing.QUEUE_OF[routing.ADD])
     with Connection(idle_vhost.url) as conn:  # as web.py calls it, the request id in the headers
         add_task.add.apply_async(args=[1, 2], connection=conn, headers={'request_id': 'compare-1'})
-    celerys = _take(idle_vhost, routes.QUEUE_OF[routes.ADD])
+    celerys = _take(idle_vhost, routing.QUEUE_OF[routing.ADD])
     answer = requests.get(f'{idle_web}/add', params={'x': 1, 'y': 2}, headers={'X-Request-ID': 'compare-1'},
                           timeout=10)
     assert answer.status_code == 202
-    ours = _take(idle_vhost, routes.QUEUE_OF[routes.ADD])
+    ours = _take(idle_vhost, routing.QUEUE_OF[routing.ADD])
 
     # Per-message values; message_id is aiormq's addition (see tcelery/publisher.py). Celery also
     # sets the broker's TTL ('expiration') from expires; the gateway leaves expiry to the worker
@@ -103,8 +103,8 @@ def test_gateway_publishes_the_task_sent_event(idle_web: str, idle_vhost: Vhost)
     assert message.delivery_info['routing_key'] == 'task.multi'
     [event] = [e for e in json.loads(message.body) if e['uuid'] == response.json()['task_id']]
     assert event['type'] == 'task-sent'
-    assert event['name'] == routes.HTTP_CHECK
-    queue = routes.QUEUE_OF[routes.HTTP_CHECK]
+    assert event['name'] == routing.HTTP_CHECK
+    queue = routing.QUEUE_OF[routing.HTTP_CHECK]
     assert (event['queue'], event['routing_key']) == (queue, queue)
 
 
@@ -141,8 +141,8 @@ def test_fire_and_forget_message_asks_for_no_result(idle_web: str, idle_vhost: V
     response = requests.get(f'{idle_web}/check', params={'url': 'http://8.8.8.8/', 'ignore_result': 1},
                             timeout=10)
     assert response.status_code == 202
-    message = _take(idle_vhost, routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT])
-    assert message.headers['task'] == routes.HTTP_CHECK_NO_RESULT
+    message = _take(idle_vhost, routing.QUEUE_OF[routing.HTTP_CHECK_NO_RESULT])
+    assert message.headers['task'] == routing.HTTP_CHECK_NO_RESULT
     assert message.headers['ignore_result'] is True
 
 
@@ -157,7 +157,7 @@ def test_the_thread_pool_worker_batches_its_task_events(log_dir) -> None:
         queue = task_events_queue(channel)
         worker = start_worker('check', base_env(BROKER_URL=vhost.url), log_dir, name='worker-events')
         try:
-            ids = {app.send_task(routes.TCP_CHECK, args=['127.0.0.1', 9, 1.0], connection=conn).id
+            ids = {app.send_task(routing.TCP_CHECK, args=['127.0.0.1', 9, 1.0], connection=conn).id
                    for _ in range(30)}
             batches: list[list[dict]] = []
             seen: dict[str, set[str]] = {}

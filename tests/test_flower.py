@@ -7,12 +7,12 @@ import socket
 import pytest
 import requests
 
-import celeryconfig as routes
-from support.process import wait_for
+import routing
+from testbed.process import wait_for
 from tests.supervised import System
 
 HOST = socket.gethostname()
-WORKERS = {f'add@{HOST}': set(routes.ADD_WORKER_QUEUES), f'check@{HOST}': set(routes.CHECK_WORKER_QUEUES)}
+WORKERS = {f'add@{HOST}': set(routing.ADD_WORKER_QUEUES), f'check@{HOST}': set(routing.CHECK_WORKER_QUEUES)}
 
 
 def flower(system: System, method: str, path: str, **kwargs) -> requests.Response:
@@ -29,14 +29,14 @@ def task_ids(system: System) -> dict[str, str]:
     check = requests.get(f'{system.web}/check', params={'host': '127.0.0.1', 'port': port}, timeout=15)
     url = requests.get(f'{system.web}/check', params={'url': f'{system.web}/healthz'}, timeout=15)
     assert add.json() == {'results': 5} and check.json()['ok'] and url.json()['ok']
-    ids = {routes.ADD: None, routes.TCP_CHECK: check.json()['task_id'],
-           routes.HTTP_CHECK: url.json()['task_id']}
+    ids = {routing.ADD: None, routing.TCP_CHECK: check.json()['task_id'],
+           routing.HTTP_CHECK: url.json()['task_id']}
 
     def seen() -> bool:
         tasks = flower(system, 'GET', '/api/tasks').json()
         for task_id, info in tasks.items():
-            if info['name'] == routes.ADD and info.get('args') == '[2, 3]':
-                ids[routes.ADD] = task_id
+            if info['name'] == routing.ADD and info.get('args') == '[2, 3]':
+                ids[routing.ADD] = task_id
         return all(ids.values()) and all(tasks[i]['state'] == 'SUCCESS' and tasks[i]['routing_key']
                                          for i in ids.values())
     wait_for(seen, 30, 0.5, 'Flower to see every task succeed, with its routing')
@@ -52,10 +52,10 @@ def test_task_list_and_detail_show_result_worker_and_routing(system: System, tas
         # The gateway batches task-sent events (up to 0.1 s): the routing may come after SUCCESS.
         info = wait_for(lambda task_id=task_id: routed(task_id), 10, 0.2, 'the task-sent event')
         assert info['name'] == name and info['state'] == 'SUCCESS'
-        assert info['worker'] in WORKERS and routes.QUEUE_OF[name] in WORKERS[info['worker']]
-        assert info['routing_key'] == routes.QUEUE_OF[name] and info['exchange'] == ''
+        assert info['worker'] in WORKERS and routing.QUEUE_OF[name] in WORKERS[info['worker']]
+        assert info['routing_key'] == routing.QUEUE_OF[name] and info['exchange'] == ''
         assert info['runtime'] is not None and info['result'] is not None
-    assert flower(system, 'GET', f'/api/task/info/{task_ids[routes.ADD]}').json()['result'] == '5'
+    assert flower(system, 'GET', f'/api/task/info/{task_ids[routing.ADD]}').json()['result'] == '5'
 
 
 def test_workers_and_their_queues(system: System) -> None:
@@ -66,7 +66,7 @@ def test_workers_and_their_queues(system: System) -> None:
 
 
 def test_queue_lengths_from_the_broker_api(system: System) -> None:
-    expected = set(routes.QUEUE_OF.values())
+    expected = set(routing.QUEUE_OF.values())
 
     def lengths() -> dict[str, int]:
         # RabbitMQ's management plugin reports a new queue's length after its next stats tick.

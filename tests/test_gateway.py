@@ -8,11 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-import celeryconfig as routes
-from support.process import free_port, wait_for
-from support.rabbit import Vhost
+import routing
+from testbed.process import free_port, wait_for
+from testbed.vhosts import Vhost
 from tests.bad_requests import BAD_REQUESTS, SSRF_TARGETS, TCP_SSRF_HOSTS
-from tests.support import base_env, start_web
+from tests.processes import base_env, start_web
 from tests.test_policy import CARRIED
 from tests.upstream import Upstream
 
@@ -110,13 +110,13 @@ def test_healthz(web: str) -> None:
 @pytest.mark.parametrize('path, params, status, message', BAD_REQUESTS)
 def test_bad_input_is_a_json_4xx_and_sends_nothing(idle_web: str, idle_vhost: Vhost, path: str,
                                                    params: dict, status: int, message: str) -> None:
-    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES}
     response = get(f'{idle_web}{path}', **params)
     assert response.status_code == status
     assert response.headers['Content-Type'].startswith('application/json')
     assert message in response.json()['error']
     assert 'Traceback' not in response.text
-    assert {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES} == before
+    assert {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES} == before
 
 
 def test_wrong_method_is_a_json_405(idle_web: str) -> None:
@@ -126,23 +126,23 @@ def test_wrong_method_is_a_json_405(idle_web: str) -> None:
 
 @pytest.mark.parametrize('url', SSRF_TARGETS.values(), ids=SSRF_TARGETS.keys())
 def test_ssrf_targets_are_refused_before_sending(idle_web: str, idle_vhost: Vhost, url: str) -> None:
-    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES}
     response = get(f'{idle_web}/check', url=url)
     assert response.status_code in (400, 403)
     assert response.json()['error']
-    assert {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES} == before
+    assert {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES} == before
 
 
 @pytest.mark.parametrize('address, carried', CARRIED.values(), ids=CARRIED.keys())
 def test_ipv6_forms_carrying_a_refused_ipv4_are_403(idle_web: str, idle_vhost: Vhost, address: str,
                                                     carried: str) -> None:
     """Issue 17: http://[2002:7f00:1::]/ (6to4 of 127.0.0.1) was sent to a worker."""
-    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES}
     for params in ({'url': f'http://[{address}]/'}, {'host': address, 'port': 80}):
         response = get(f'{idle_web}/check', **params)
         assert response.status_code == 403, (params, response.text)
         assert response.json()['error'].startswith('target refused: ') and carried in response.json()['error']
-    assert {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES} == before
+    assert {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES} == before
 
 
 def test_tcp_ssrf_targets_are_refused(idle_web: str) -> None:
@@ -154,14 +154,14 @@ def test_tcp_ssrf_targets_are_refused(idle_web: str) -> None:
 
 def test_each_task_lands_in_its_own_queue(idle_web: str, idle_vhost: Vhost) -> None:
     """With no worker, what the gateway published stays put; count it per queue."""
-    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES}
     assert get(f'{idle_web}/add', x=1, y=2).status_code == 202
     assert get(f'{idle_web}/check', url='http://8.8.8.8/').status_code == 202
     assert get(f'{idle_web}/check', host='8.8.8.8', port=53).status_code == 202
     assert get(f'{idle_web}/check', url='http://8.8.8.8/', ignore_result=1).status_code == 202
-    after = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
-    assert {q: after[q] - before[q] for q in routes.ALL_QUEUES} == {
-        'default': 0, **{routes.QUEUE_OF[task]: 1 for task in routes.QUEUE_OF}}
+    after = {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES}
+    assert {q: after[q] - before[q] for q in routing.ALL_QUEUES} == {
+        'default': 0, **{routing.QUEUE_OF[task]: 1 for task in routing.QUEUE_OF}}
 
 
 def test_the_loop_never_blocks_while_50_requests_wait(web: str, upstream: Upstream) -> None:

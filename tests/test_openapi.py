@@ -21,14 +21,15 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 import route_policy
-from support.process import ROOT, Proc
-from tests.support import start_web
+from testbed.process import ROOT, Proc
+from tests.processes import start_web
 from tests.upstream import Upstream
 
 UPSTREAM_HOST = '127.0.0.77'
 WAIT = 2.0  # WEB_WAIT of the fuzzed gateway: a slower answer is a 202
 schema = schemathesis.openapi.from_path(
-    ROOT / 'openapi.yaml', config=SchemathesisConfig.from_path(Path(__file__).with_name('schemathesis.toml')))
+    ROOT / 'gateway' / 'openapi.yaml',
+    config=SchemathesisConfig.from_path(Path(__file__).with_name('schemathesis.toml')))
 
 
 @pytest.fixture(scope='module')

@@ -12,9 +12,9 @@ import pytest
 import requests
 import yaml
 
-from support.process import ROOT, Proc, free_port, wait_for
+from testbed.process import ROOT, Proc, free_port, wait_for
+from tests.processes import gateway_metric
 from tests.supervised import System
-from tests.support import gateway_metric
 
 DEPLOY = ROOT / 'deploy' / 'prometheus'
 ADD_OK = 'sum(route_check_http_requests_total{endpoint="/add",status="200"})'

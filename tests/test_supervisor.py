@@ -11,7 +11,7 @@ import time
 import pytest
 import requests
 
-from support.process import wait_for
+from testbed.process import wait_for
 from tests.supervised import PROGRAMS, System
 from tests.upstream import Upstream
 

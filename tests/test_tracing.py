@@ -9,9 +9,9 @@ from pathlib import Path
 
 import requests
 
-from support.process import Proc, wait_for
+from testbed.process import Proc, wait_for
+from tests.processes import start_web
 from tests.supervised import System
-from tests.support import start_web
 
 
 def logs(system: System, pattern: str) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from support.rabbit import Vhost
-from support.readme import replace_block
+from testbed.doc_blocks import replace_block
+from testbed.vhosts import Vhost
 from tests.chaos.tally import Tally
 from tests.supervised import System, running_system
 

@@ -10,8 +10,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from support.process import wait_for
-from tests.chaos.support import Call, Load, collect
+from testbed.process import wait_for
+from tests.chaos.harness import Call, Load, collect
 from tests.chaos.tally import Tally
 from tests.upstream import Upstream
 

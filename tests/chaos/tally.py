@@ -53,7 +53,7 @@ class Tally:
 
     def record(self, scenario: str, calls: list, *, duplicated: int | str, notes: str = '',
                **extra: Any) -> Row:
-        """Count a batch of ``support.Call`` objects and keep the row (written at once)."""
+        """Count a batch of ``harness.Call`` objects and keep the row (written at once)."""
         accepted = [c for c in calls if c.accepted]
         completed = [c for c in accepted if c.final is not None and 'failed' not in c.final]
         return self._keep(Row(scenario, len(calls), len(accepted), len(completed),

@@ -22,11 +22,11 @@ import requests
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import celeryconfig as routes
-from support.rabbit import Vhost
-from tests.chaos.support import token
+import routing
+from testbed.vhosts import Vhost
+from tests.chaos.harness import token
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker
+from tests.processes import base_env, start_web, start_worker
 from tests.test_policy import CARRIED
 from tests.upstream import Upstream
 
@@ -202,7 +202,7 @@ def ssrf_corpus() -> dict[str, str]:
 
 
 def test_ssrf_corpus_refused_before_sending(idle_web: str, idle_vhost: Vhost, tally: Tally) -> None:
-    before = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    before = {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES}
     corpus = ssrf_corpus()
     answers = {name: get(f'{idle_web}/check', {'url': url}) for name, url in corpus.items()}
     me = socket.gethostname()
@@ -216,7 +216,7 @@ def test_ssrf_corpus_refused_before_sending(idle_web: str, idle_vhost: Vhost, ta
         {f'tcp {address}': ipv4 for address, ipv4 in CARRIED.values()}
     unnamed = {name: (answers[name].status_code, answers[name].text[:200]) for name, ipv4 in carried.items()
                if answers[name].status_code != 403 or ipv4 not in answers[name].json()['error']}
-    after = {q: idle_vhost.depth(q) for q in routes.ALL_QUEUES}
+    after = {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES}
     assert not wrong, wrong
     assert not unnamed, unnamed
     assert after == before  # nothing was sent

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import requests
 
-import celeryconfig as routes
-from support.private_rabbit import PrivateRabbit
-from support.process import wait_for
-from tests.chaos.support import Load, collect, fire, stop_all
+import routing
+from testbed.private_rabbit import PrivateRabbit
+from testbed.process import wait_for
+from tests.chaos.harness import Load, collect, fire, stop_all
 from tests.chaos.tally import Tally
-from tests.support import base_env, gateway_metric, start_web, start_worker
+from tests.processes import base_env, gateway_metric, start_web, start_worker
 from tests.upstream import Upstream
 
 BACKLOG = 50
@@ -37,8 +37,8 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
                                      tally: Tally) -> None:
     env = base_env(BROKER_URL=rabbit.url)
     worker = start_worker('check', env, log_dir, concurrency=4, name='chaos-worker-rabbit',
-                          queues=(routes.QUEUE_OF[routes.HTTP_CHECK],
-                                  routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT]))
+                          queues=(routing.QUEUE_OF[routing.HTTP_CHECK],
+                                  routing.QUEUE_OF[routing.HTTP_CHECK_NO_RESULT]))
     # CHECK_EXPIRES: the backlog must outlive a broker restart on a busy machine; its expiry
     # is another test's (tests/test_bounded.py).
     web, url = start_web(dict(env, WEB_WAIT='2', CHECK_EXPIRES='600'), log_dir, name='chaos-web-rabbit')
@@ -52,7 +52,7 @@ def test_rabbitmq_restart_under_load(rabbit: PrivateRabbit, log_dir: Path, upstr
             # (persistent, on disk). Their execution shows at the upstream (token hits).
             backlog = [f.result() for f in fire(pool, url, upstream, BACKLOG, ms=400,
                                                  ignore_result=1)]
-        queued = rabbit.depth(routes.QUEUE_OF[routes.HTTP_CHECK_NO_RESULT])
+        queued = rabbit.depth(routing.QUEUE_OF[routing.HTTP_CHECK_NO_RESULT])
         down_at = time.monotonic()
         rabbit.stop()
         stopped_at = time.monotonic()

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 import requests
 
-import celeryconfig as routes
-from support.private_rabbit import PrivateCluster, PrivateRabbit
-from support.process import Proc, wait_for
+import routing
+from testbed.private_rabbit import PrivateCluster, PrivateRabbit
+from testbed.process import Proc, wait_for
 from tests.chaos.failover import record_and_check, under_load
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker
+from tests.processes import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 GATEWAY = 'tcelery gateway'  # the publisher's AMQP connection name
@@ -49,7 +49,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[S
             # names the machine's broker, not this private cluster.
             env = base_env(QUEUE_TYPE='quorum', MAX_BACKLOG_SECONDS='0')
             worker = start_worker('check', dict(env, BROKER_URL=cluster.url(0, 1, 2)), log_dir, concurrency=8,
-                                  name='chaos-worker-cluster', queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
+                                  name='chaos-worker-cluster', queues=(routing.QUEUE_OF[routing.HTTP_CHECK],))
             web, url = start_web(dict(env, BROKER_URL=cluster.url(1, 2, 0), WEB_WAIT='2'), log_dir,
                                  name='chaos-web-cluster')
             # The gateway connects lazily; its health check makes it connect now.
@@ -95,7 +95,7 @@ def test_kill_the_node_holding_the_queue_leaders(stack: Stack, upstream: Upstrea
 def task_queue_leaders(cluster: PrivateCluster) -> dict[str, str]:
     """The leaders of our task queues: the worker declared them first, on n1. (Celery's own
     celery_delayed_* queues are declared through each broker node in no fixed order.)"""
-    return {queue: node for queue, node in cluster.leaders().items() if queue in routes.ALL_QUEUES}
+    return {queue: node for queue, node in cluster.leaders().items() if queue in routing.ALL_QUEUES}
 
 
 def test_rolling_restart(stack: Stack, upstream: Upstream, tally: Tally) -> None:

@@ -17,13 +17,13 @@ from pathlib import Path
 import redis
 import requests
 
-import celeryconfig as routes
-from support.process import wait_for
-from support.rabbit import Vhost
+import routing
+from testbed.process import wait_for
+from testbed.vhosts import Vhost
 from tests import REDIS_TEST_URL
-from tests.chaos.support import Load, collect
+from tests.chaos.harness import Load, collect
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker
+from tests.processes import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 SECONDS = float(os.environ.get('OVERLOAD_SECONDS', '20'))
@@ -41,7 +41,7 @@ def test_overload_is_refused_fast_and_what_is_accepted_stays_fresh(
     env = base_env(BROKER_URL=vhost.url, WEB_WAIT=str(WEB_WAIT), CHECK_EXPIRES=str(CHECK_EXPIRES))
     worker = start_worker('check', env, log_dir, concurrency=CONCURRENCY, name='chaos-worker-overload')
     web, url = start_web(env, log_dir, name='chaos-web-overload')
-    queue = routes.QUEUE_OF[routes.HTTP_CHECK]
+    queue = routing.QUEUE_OF[routing.HTTP_CHECK]
     depths: list[int] = []
     sampling = threading.Event()
 

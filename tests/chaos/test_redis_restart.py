@@ -16,12 +16,12 @@ from pathlib import Path
 import pytest
 import requests
 
-import celeryconfig as routes
-from support.process import wait_for
-from support.rabbit import Vhost
-from tests.chaos.support import Load, PrivateRedis, collect, fire, stop_all
+import routing
+from testbed.process import wait_for
+from testbed.vhosts import Vhost
+from tests.chaos.harness import Load, PrivateRedis, collect, fire, stop_all
 from tests.chaos.tally import Tally
-from tests.support import base_env, gateway_metric, start_web, start_worker
+from tests.processes import base_env, gateway_metric, start_web, start_worker
 from tests.upstream import Upstream
 
 WAITING = 50
@@ -39,7 +39,7 @@ def test_redis_restart_under_load(redis_server: PrivateRedis, vhost: Vhost, log_
     # TASK_LOG_LEVEL=INFO: the per-task log lines count the received tasks that never finished.
     env = base_env(BROKER_URL=vhost.url, RESULT_BACKEND=redis_server.url, TASK_LOG_LEVEL='INFO')
     worker = start_worker('check', env, log_dir, concurrency=8, name='chaos-worker-redis',
-                          queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
+                          queues=(routing.QUEUE_OF[routing.HTTP_CHECK],))
     web, url = start_web(dict(env, WEB_WAIT=str(WEB_WAIT)), log_dir, name='chaos-web-redis')
     load = None
     try:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import requests
 
-from support.process import ROOT, wait_for
-from support.procfs import listening_sockets, proc_tree
-from tests.chaos.support import supervisord_pid
+from testbed.process import ROOT, wait_for
+from testbed.procfs import listening_sockets, proc_tree
+from tests.chaos.harness import supervisord_pid
 from tests.supervised import System
 
 

@@ -17,13 +17,13 @@ from pathlib import Path
 import pytest
 import requests
 
-import celeryconfig as routes
-from support.process import wait_for
-from support.rabbit import Vhost
+import routing
+from testbed.process import wait_for
+from testbed.vhosts import Vhost
 from tests.chaos.failover import record_and_check, under_load
-from tests.chaos.support import SentinelGroup
+from tests.chaos.harness import SentinelGroup
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker
+from tests.processes import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 
@@ -38,7 +38,7 @@ def test_kill_the_redis_master(sentinels: SentinelGroup, vhost: Vhost, log_dir: 
     env = base_env(BROKER_URL=vhost.url, RESULT_BACKEND=sentinels.url,
                    RESULT_BACKEND_MASTER_NAME=sentinels.name)
     worker = start_worker('check', env, log_dir, concurrency=8, name='chaos-worker-sentinel',
-                          queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
+                          queues=(routing.QUEUE_OF[routing.HTTP_CHECK],))
     web, url = start_web(dict(env, WEB_WAIT='5'), log_dir, name='chaos-web-sentinel')
     promoted: list[float] = []
     try:

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import redis
 
-from support.process import wait_for
-from support.procfs import open_fds, rss_kib
-from support.rabbit import Vhost
+from testbed.process import wait_for
+from testbed.procfs import open_fds, rss_kib
+from testbed.vhosts import Vhost
 from tests import REDIS_TEST_URL
-from tests.chaos.support import Load, collect, stop_all
+from tests.chaos.harness import Load, collect, stop_all
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker
+from tests.processes import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 SOAK_SECONDS = float(os.environ.get('SOAK_SECONDS', '30'))

@@ -11,8 +11,8 @@ import os
 import signal
 import time
 
-from support.process import wait_for
-from tests.chaos.support import Load, collect
+from testbed.process import wait_for
+from tests.chaos.harness import Load, collect
 from tests.chaos.tally import Tally
 from tests.supervised import System
 from tests.upstream import Upstream

@@ -11,13 +11,13 @@ import signal
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import celeryconfig as routes
-from support.process import Proc, wait_for
-from support.procfs import proc_children
-from support.rabbit import Vhost
-from tests.chaos.support import collect, fire
+import routing
+from testbed.process import Proc, wait_for
+from testbed.procfs import proc_children
+from testbed.vhosts import Vhost
+from tests.chaos.harness import collect, fire
 from tests.chaos.tally import Tally
-from tests.support import base_env, start_web, start_worker
+from tests.processes import base_env, start_web, start_worker
 from tests.upstream import Upstream
 
 N = 50
@@ -26,7 +26,7 @@ SLOW_MS = 300
 
 def worker(env: dict, log_dir: Path, name: str, pool: str, concurrency: int) -> Proc:
     return start_worker('check', env, log_dir, concurrency, name=f'chaos-{name}', pool=pool,
-                        queues=(routes.QUEUE_OF[routes.HTTP_CHECK],))
+                        queues=(routing.QUEUE_OF[routing.HTTP_CHECK],))
 
 
 def duplicates(upstream: Upstream, calls: list) -> int:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import requests
 
-from tests.fleet.support import ADMIN_PASSWORD, GROUPS, PY, Fleet, Supervisord, celery_worker, sleeper
+from tests.fleet.servers import ADMIN_PASSWORD, GROUPS, PY, Fleet, Supervisord, celery_worker, sleeper
 
 BROWSER_WAIT = 10_000  # ms: the longest any step in the browser may take
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fleet.support import Supervisord, WebhookReceiver, sleeper, wait_until
+from tests.fleet.servers import Supervisord, WebhookReceiver, sleeper, wait_until
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.fleet.support import wait_until
+from tests.fleet.servers import wait_until
 
 
 def ids(processes: list[dict]) -> set[str]:

@@ -15,7 +15,7 @@ import requests
 
 from fleet import auth, config
 from fleet.handlers import from_loopback
-from tests.fleet.support import (
+from tests.fleet.servers import (
     ADMIN_PASSWORD,
     OPERATOR_PASSWORD,
     PY,

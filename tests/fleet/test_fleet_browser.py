@@ -10,7 +10,7 @@ import os
 import pytest
 
 from tests.browser import screenshot_path
-from tests.fleet.support import ROOT
+from tests.fleet.servers import ROOT
 
 sync_api = pytest.importorskip('playwright.sync_api')
 

@@ -7,7 +7,7 @@ import subprocess
 
 import requests
 
-from tests.fleet.support import ADMIN_TOKEN, PY, READONLY_TOKEN, ROOT
+from tests.fleet.servers import ADMIN_TOKEN, PY, READONLY_TOKEN, ROOT
 
 
 def bearer(token: str) -> dict[str, str]:

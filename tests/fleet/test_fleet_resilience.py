@@ -9,7 +9,7 @@ import time
 import pytest
 import requests
 
-from tests.fleet.support import PY, ROOT, Fleet, Supervisord, sleeper, wait_until
+from tests.fleet.servers import PY, ROOT, Fleet, Supervisord, sleeper, wait_until
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ with Celery workers and load: tests/hosts)."""
 
 from __future__ import annotations
 
-from tests.fleet.support import VIEWER_PASSWORD
+from tests.fleet.servers import VIEWER_PASSWORD
 
 
 def test_rollout_restarts_one_server_after_the_other(fleet, admin, supervisors):

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.fleet.support import SlowProxy, Supervisord, wait_until
+from tests.fleet.servers import SlowProxy, Supervisord, wait_until
 
 BIG = 55  # processes on one supervisord
 BATCH = 50

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.fleet.support import PY, Supervisord, sleeper, wait_until
+from tests.fleet.servers import PY, Supervisord, sleeper, wait_until
 
 BURN = ("import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', 'while True: pass']); "
         'time.sleep(1e6)')

@@ -13,8 +13,8 @@ from typing import Any
 
 import requests
 
-from support.process import wait_for
-from tests.fleet.support import TimeoutTransport
+from testbed.process import wait_for
+from tests.fleet.servers import TimeoutTransport
 from tests.hosts.machines import Machine
 from tests.hosts.mq import Broker
 from tests.hosts.network import Network
@@ -23,7 +23,7 @@ from tests.upstream import Upstream
 ROLE_SETTINGS = {  # besides the shared broker and backend: what README tells each machine to set
     'worker': dict(ADD_CONCURRENCY='1', CHECK_CONCURRENCY='20'),
     # WEB_WAIT: the longest test keeps 100 two-second checks waiting on one host's 20 threads
-    'gateway': dict(WEB_PROCESSES='1', WEB_WAIT='20', FLEET_CONFIG='fleet.hosts.example.toml'),
+    'gateway': dict(WEB_PROCESSES='1', WEB_WAIT='20', FLEET_CONFIG='fleet/examples/hosts.toml'),
 }
 
 

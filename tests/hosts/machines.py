@@ -9,10 +9,10 @@ import signal
 import subprocess
 from pathlib import Path
 
-from support.process import ROOT, Proc, wait_for
+from testbed.process import ROOT, Proc, wait_for
 from tests.hosts.network import Host
+from tests.processes import base_env
 from tests.supervised import copy_tree
-from tests.support import base_env
 
 SUPERVISORCTL = str(ROOT / '.venv/bin/supervisorctl')
 # What base_env inherits from the test runner's own scripts/env.sh: each machine sets its own.

@@ -12,7 +12,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from support.process import Proc, wait_for
+from testbed.process import Proc, wait_for
 from tests.hosts.network import Host
 
 RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'  # /usr/sbin's switches to the rabbitmq user

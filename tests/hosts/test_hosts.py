@@ -19,7 +19,7 @@ import requests
 from amqp.exceptions import AccessRefused
 from kombu import Connection
 
-from support.process import wait_for
+from testbed.process import wait_for
 from tests.hosts.cluster import Cluster, Load
 
 ALL_WORKERS = {'add@w1', 'check@w1', 'add@w2', 'check@w2'}

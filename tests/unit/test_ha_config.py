@@ -9,10 +9,10 @@ import sys
 import pytest
 from celery import Celery
 
-from support.process import ROOT
 from tcelery.publisher import broker_urls
 from tcelery.result_store import celery_backend, result_redis
-from tests.support import base_env
+from testbed.process import ROOT
+from tests.processes import base_env
 
 pytestmark = pytest.mark.unit
 

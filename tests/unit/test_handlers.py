@@ -12,10 +12,11 @@ import pytest
 from tornado.httpclient import HTTPResponse
 from tornado.testing import AsyncHTTPTestCase
 
-import celeryconfig as routes
 import route_policy
+import routing
 import tcelery
 import web
+from gateway import base as gateway_base
 from tests.bad_requests import BAD_REQUESTS, SSRF_TARGETS, TCP_SSRF_HOSTS
 
 pytestmark = pytest.mark.unit
@@ -101,11 +102,11 @@ class TestBadInput(GatewayCase):
         assert (response.code, json.loads(response.body)) == (405, {'error': 'Method Not Allowed'})
 
     def test_oversized_uri_is_a_json_414(self) -> None:
-        code, body = self.call('/add', x=1, pad='a' * (web.MAX_URI + 1))
+        code, body = self.call('/add', x=1, pad='a' * (gateway_base.MAX_URI + 1))
         assert code == 414 and 'longer than' in body['error']
 
     def test_oversized_headers_are_a_json_431(self) -> None:
-        code, body = self.call('/add', headers={'X-Pad': 'a' * (web.MAX_HEADERS + 1)})
+        code, body = self.call('/add', headers={'X-Pad': 'a' * (gateway_base.MAX_HEADERS + 1)})
         assert code == 431 and 'headers larger than' in body['error']
         assert self.producer.sent == []
 
@@ -136,7 +137,7 @@ class TestWhatIsSent(GatewayCase):
         self.producer.outcome = tcelery.TaskResult(TASK_ID, 'SUCCESS', 3)
         assert self.call('/add', x=1, y=2) == (200, {'results': 3})
         self.call('/add')
-        assert self.producer.sent == [(routes.ADD, [1, 2]), (routes.ADD, [0, 0])]
+        assert self.producer.sent == [(routing.ADD, [1, 2]), (routing.ADD, [0, 0])]
 
     def test_each_kind_of_check_is_its_own_task(self) -> None:
         self.producer.outcome = tcelery.TaskResult(TASK_ID, 'SUCCESS', {'ok': True})
@@ -146,9 +147,9 @@ class TestWhatIsSent(GatewayCase):
         code, body = self.call('/check', url='http://127.0.0.1:9/', ignore_result=1)
         assert (code, body) == (202, {'task_id': TASK_ID, 'status': 'SENT'})
         assert self.producer.sent == [
-            (routes.HTTP_CHECK, ['http://127.0.0.1:9/', True, 2.0]),
-            (routes.TCP_CHECK, ['127.0.0.1', 9, route_policy.DEFAULT_TIMEOUT]),
-            (routes.HTTP_CHECK_NO_RESULT, ['http://127.0.0.1:9/', False, route_policy.DEFAULT_TIMEOUT]),
+            (routing.HTTP_CHECK, ['http://127.0.0.1:9/', True, 2.0]),
+            (routing.TCP_CHECK, ['127.0.0.1', 9, route_policy.DEFAULT_TIMEOUT]),
+            (routing.HTTP_CHECK_NO_RESULT, ['http://127.0.0.1:9/', False, route_policy.DEFAULT_TIMEOUT]),
         ]
 
 
@@ -169,7 +170,7 @@ class TestOutcomes(GatewayCase):
         self.producer.outcome = tcelery.BrokerUnavailable('no confirm')
         for params in ({'x': 1}, {'url': 'http://127.0.0.1:9/', 'ignore_result': 1}):
             code, body = self.call('/check' if 'url' in params else '/add', **params)
-            assert (code, body) == (503, {'error': web.UNAVAILABLE})
+            assert (code, body) == (503, {'error': gateway_base.UNAVAILABLE})
 
     def test_a_failed_task_is_a_502(self) -> None:
         self.producer.outcome = tcelery.TaskResult(TASK_ID, 'FAILURE', {'exc_type': 'ValueError'})

@@ -19,22 +19,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from kombu import Connection
 
-import celeryconfig as routes
+import routing
 from tcelery.events import SentEvents
 from tcelery.messages import Publication, TaskMessages, build_task_messages
 
 pytestmark = pytest.mark.unit
 
 ARGS = {
-    routes.ADD: [1, 2],
-    routes.HTTP_CHECK: ['http://8.8.8.8/', False, 5.0],
-    routes.TCP_CHECK: ['8.8.8.8', 53, 5.0],
-    routes.HTTP_CHECK_NO_RESULT: ['http://8.8.8.8/', False, 5.0],
+    routing.ADD: [1, 2],
+    routing.HTTP_CHECK: ['http://8.8.8.8/', False, 5.0],
+    routing.TCP_CHECK: ['8.8.8.8', 53, 5.0],
+    routing.HTTP_CHECK_NO_RESULT: ['http://8.8.8.8/', False, 5.0],
 }
 # The task id, new for every message, and the expiry time (compared on its own).
 VOLATILE = {'id', 'root_id', 'correlation_id', 'expires'}
-EXPIRES = {routes.ADD: routes.ADD_EXPIRES, routes.HTTP_CHECK: routes.CHECK_EXPIRES,
-           routes.TCP_CHECK: routes.CHECK_EXPIRES, routes.HTTP_CHECK_NO_RESULT: routes.CHECK_EXPIRES}
+EXPIRES = {routing.ADD: routing.ADD_EXPIRES, routing.HTTP_CHECK: routing.CHECK_EXPIRES,
+           routing.TCP_CHECK: routing.CHECK_EXPIRES, routing.HTTP_CHECK_NO_RESULT: routing.CHECK_EXPIRES}
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -48,7 +48,7 @@ def app():
 
 @pytest.mark.parametrize('name', ARGS)
 def test_message_is_what_celery_sends(app, name: str) -> None:
-    queue = routes.QUEUE_OF[name]
+    queue = routing.QUEUE_OF[name]
     with Connection('memory://') as conn:
         app.tasks[name].apply_async(args=ARGS[name], connection=conn)
         celerys = conn.default_channel.basic_get(queue, no_ack=True)
@@ -61,7 +61,7 @@ def test_message_is_what_celery_sends(app, name: str) -> None:
     assert ours.properties['delivery_mode'] == celerys.properties['delivery_mode'] == 2
     assert (ours.properties['content_type'], ours.properties['content_encoding']) == \
         (celerys.content_type, celerys.content_encoding)
-    assert ours.headers['ignore_result'] is (name == routes.HTTP_CHECK_NO_RESULT)
+    assert ours.headers['ignore_result'] is (name == routing.HTTP_CHECK_NO_RESULT)
     assert [event.routing_key for event in events] == ['task.sent']
 
 
@@ -70,10 +70,10 @@ def test_custom_headers_travel_as_celerys(app, templates: dict) -> None:
     headers = {'request_id': 'req-1'}
     with mock.patch.object(app, 'now', return_value=NOW):  # the same expiry time for all three
         with Connection('memory://') as conn:
-            app.tasks[routes.ADD].apply_async(args=[1, 2], connection=conn, headers=headers)
-            celerys = conn.default_channel.basic_get(routes.QUEUE_OF[routes.ADD], no_ack=True)
-        task_id, ours, _ = build_task_messages(app, routes.ADD, [1, 2], headers=headers)
-        template = templates[routes.ADD].build(task_id, [1, 2], None, headers)[0]
+            app.tasks[routing.ADD].apply_async(args=[1, 2], connection=conn, headers=headers)
+            celerys = conn.default_channel.basic_get(routing.QUEUE_OF[routing.ADD], no_ack=True)
+        task_id, ours, _ = build_task_messages(app, routing.ADD, [1, 2], headers=headers)
+        template = templates[routing.ADD].build(task_id, [1, 2], None, headers)[0]
     assert celerys.headers['request_id'] == ours.headers['request_id'] == 'req-1'
     assert {k: v for k, v in ours.headers.items() if k not in VOLATILE} == \
         {k: v for k, v in celerys.headers.items() if k not in VOLATILE}
@@ -81,10 +81,10 @@ def test_custom_headers_travel_as_celerys(app, templates: dict) -> None:
 
 
 TASKS = {
-    routes.ADD: st.tuples(st.integers(), st.integers()),
-    routes.HTTP_CHECK: st.tuples(st.text(), st.booleans(), st.floats(allow_nan=False)),
-    routes.TCP_CHECK: st.tuples(st.text(), st.integers(1, 65535), st.floats(0.1, 30)),
-    routes.HTTP_CHECK_NO_RESULT: st.tuples(st.text(), st.booleans(), st.floats(0.1, 30)),
+    routing.ADD: st.tuples(st.integers(), st.integers()),
+    routing.HTTP_CHECK: st.tuples(st.text(), st.booleans(), st.floats(allow_nan=False)),
+    routing.TCP_CHECK: st.tuples(st.text(), st.integers(1, 65535), st.floats(0.1, 30)),
+    routing.HTTP_CHECK_NO_RESULT: st.tuples(st.text(), st.booleans(), st.floats(0.1, 30)),
 }
 
 
@@ -117,7 +117,7 @@ def test_expires_is_made_absolute_per_call_as_apply_async_makes_it(app, template
     before = app.now()
     with Connection('memory://') as conn:
         app.tasks[name].apply_async(args=ARGS[name], connection=conn)
-        celerys = conn.default_channel.basic_get(routes.QUEUE_OF[name], no_ack=True)
+        celerys = conn.default_channel.basic_get(routing.QUEUE_OF[name], no_ack=True)
     message, _ = templates[name].build(str(uuid.uuid4()), ARGS[name])
     after = app.now()
     theirs, ours = (datetime.fromisoformat(m.headers['expires']) for m in (celerys, message))
@@ -139,7 +139,7 @@ def test_sent_events_leave_in_batches_celery_receivers_read(app, templates: dict
     async def scenario() -> None:
         events = SentEvents(app, publish, limit=3, delay=0.05)
         for n in range(4):  # a full batch of 3 leaves at once, the 4th after the delay
-            _, sent = templates[routes.ADD].build(f'id-{n}', [n, n])
+            _, sent = templates[routing.ADD].build(f'id-{n}', [n, n])
             events.add(sent)
         await asyncio.sleep(0)
         assert len(published) == 1

@@ -14,11 +14,12 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-import access_log
-import celeryconfig as routes
+import routing
 import tcelery
 import web
-from support.process import ROOT
+from gateway import access_log
+from gateway import base as gateway_base
+from testbed.process import ROOT
 from tests.unit.test_handlers import TASK_ID, FakeProducer, GatewayCase
 
 pytestmark = pytest.mark.unit
@@ -101,7 +102,7 @@ class TestRequestId(GatewayCase):
         self.producer.outcome = tcelery.BrokerUnavailable('no confirm')
         for path, kwargs in [('/add?x=a', {}), ('/nowhere', {}), ('/add?x=1', {}),
                              ('/add', {'method': 'POST', 'body': ''}),
-                             (f'/add?pad={"a" * web.MAX_URI}', {})]:
+                             (f'/add?pad={"a" * gateway_base.MAX_URI}', {})]:
             response = self.fetch(path, headers={'X-Request-ID': 'r1'}, raise_error=False, **kwargs)
             assert response.code >= 400 and response.headers['X-Request-ID'] == 'r1', path
 
@@ -157,7 +158,7 @@ def test_json_log_lines_carry_the_access_fields(capsys: pytest.CaptureFixture) -
 
 
 COUNT_IN_A_PROCESS = """
-import gateway_metrics
+from gateway import metrics as gateway_metrics
 for _ in range({n}):
     gateway_metrics.observe_request('/add', 'GET', 200, 0.01)
 gateway_metrics.IN_FLIGHT.inc()
@@ -170,7 +171,7 @@ def test_multiprocess_mode_sums_the_processes(tmp_path: Path) -> None:
     for n in (3, 4):
         subprocess.run([sys.executable, '-c', COUNT_IN_A_PROCESS.format(n=n)], cwd=ROOT, env=env, check=True)
     exposition = subprocess.run(
-        [sys.executable, '-c', 'import gateway_metrics; print(gateway_metrics.exposition()[0].decode())'],
+        [sys.executable, '-c', 'from gateway import metrics; print(metrics.exposition()[0].decode())'],
         cwd=ROOT, env=env, check=True, capture_output=True, text=True).stdout
     samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
                for family in text_string_to_metric_families(exposition) for s in family.samples}
@@ -182,10 +183,10 @@ def test_multiprocess_mode_sums_the_processes(tmp_path: Path) -> None:
 
 
 def test_tasks_are_named_in_publish_metrics() -> None:
-    from gateway_metrics import MetricsObserver
+    from gateway.metrics import MetricsObserver
 
-    before = counter('route_check_task_publishes_total', task=routes.ADD, outcome='confirmed')
-    MetricsObserver().published(routes.ADD, 0.004, True)
-    MetricsObserver().published(routes.ADD, 5.0, False)
-    assert counter('route_check_task_publishes_total', task=routes.ADD, outcome='confirmed') == before + 1
-    assert counter('route_check_task_publishes_total', task=routes.ADD, outcome='failed') >= 1
+    before = counter('route_check_task_publishes_total', task=routing.ADD, outcome='confirmed')
+    MetricsObserver().published(routing.ADD, 0.004, True)
+    MetricsObserver().published(routing.ADD, 5.0, False)
+    assert counter('route_check_task_publishes_total', task=routing.ADD, outcome='confirmed') == before + 1
+    assert counter('route_check_task_publishes_total', task=routing.ADD, outcome='failed') >= 1

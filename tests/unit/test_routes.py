@@ -1,4 +1,4 @@
-"""The routes table of celeryconfig is the one list of task and queue names: what reads it, and
+"""The routes table (routing.py) is the one list of task and queue names: what reads it, and
 the one file that cannot (supervisord.conf), checked against it."""
 
 from __future__ import annotations
@@ -8,23 +8,25 @@ import shlex
 
 import pytest
 
-import celeryconfig as routes
-from support.process import ROOT
+import celeryconfig
+import routing
+from testbed.process import ROOT
 
 pytestmark = pytest.mark.unit
 
 
 def test_every_task_is_routed_to_its_own_declared_queue() -> None:
-    assert routes.task_routes == {task: {'queue': queue} for task, queue in routes.QUEUE_OF.items()}
-    assert len(set(routes.QUEUE_OF.values())) == len(routes.QUEUE_OF)
-    declared = {queue.name for queue in routes.task_queues}
-    assert declared == set(routes.ALL_QUEUES) == {*routes.QUEUE_OF.values(), routes.task_default_queue}
+    assert celeryconfig.task_routes == {task: {'queue': queue} for task, queue in routing.QUEUE_OF.items()}
+    assert len(set(routing.QUEUE_OF.values())) == len(routing.QUEUE_OF)
+    declared = {queue.name for queue in celeryconfig.task_queues}
+    assert declared == set(routing.ALL_QUEUES)
+    assert declared == {*routing.QUEUE_OF.values(), celeryconfig.task_default_queue}
 
 
 def test_supervisord_workers_consume_the_routes_tables_queues() -> None:
     conf = configparser.RawConfigParser()
     conf.read(ROOT / 'supervisord.conf')
-    for program, queues in (('worker-add', routes.ADD_WORKER_QUEUES),
-                            ('worker-check', routes.CHECK_WORKER_QUEUES)):
+    for program, queues in (('worker-add', routing.ADD_WORKER_QUEUES),
+                            ('worker-check', routing.CHECK_WORKER_QUEUES)):
         argv = shlex.split(conf[f'program:{program}']['command'])
         assert argv[argv.index('-Q') + 1].split(',') == list(queues), program

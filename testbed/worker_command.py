@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from support.process import VENV_BIN
+from testbed.process import VENV_BIN
 
 
 def worker_argv(node: str, pool: str, concurrency: int, queues: Iterable[str],

@@ -1,4 +1,4 @@
-"""Test-only helpers over support/: the test environment, and workers and gateways started
+"""Test-only helpers over testbed/: the test environment, and workers and gateways started
 the way supervisord.conf starts them."""
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ from pathlib import Path
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
-import celeryconfig as routes
-from support.process import Proc, child_env, free_port
-from support.worker import worker_argv
+import routing
+from testbed.process import Proc, child_env, free_port
+from testbed.worker_command import worker_argv
 from tests import REDIS_TEST_URL
 
 
@@ -26,9 +26,9 @@ def start_worker(kind: str, env: dict[str, str], log_dir: Path, concurrency: int
                  pool: str | None = None) -> Proc:
     """A worker as supervisord.conf runs it: prefork for 'add', a thread pool for 'check'."""
     if kind == 'add':
-        default_pool, default_concurrency, default_queues = 'prefork', 2, routes.ADD_WORKER_QUEUES
+        default_pool, default_concurrency, default_queues = 'prefork', 2, routing.ADD_WORKER_QUEUES
     else:
-        default_pool, default_concurrency, default_queues = 'threads', 60, routes.CHECK_WORKER_QUEUES
+        default_pool, default_concurrency, default_queues = 'threads', 60, routing.CHECK_WORKER_QUEUES
     name = name or f'worker-{kind}'
     argv = worker_argv(f'{name}-{uuid.uuid4().hex[:6]}', pool or default_pool,
                        concurrency or default_concurrency, queues or default_queues)

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kombu import Connection
 
-from support.process import PrivateService, free_port, stop_group, wait_for
+from testbed.process import PrivateService, free_port, stop_group, wait_for
 
 RABBITMQ_SERVER = '/usr/lib/rabbitmq/bin/rabbitmq-server'  # not the wrapper: it would su to rabbitmq
 RABBITMQ_BIN = Path('/usr/lib/rabbitmq/bin')  # the CLI tools, likewise; with the node's HOME (cookie)

@@ -1,4 +1,4 @@
-"""Flower reads this file from its working directory (its default ``--conf``). Flower's options
+"""Flower reads this file through ``--conf`` (supervisord.conf). Flower's options
 stay in supervisord.conf and the environment; this only adds the gateway's request id to
 Flower's task detail (page and /api/task/info).
 

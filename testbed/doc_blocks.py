@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from support.process import ROOT
+from testbed.process import ROOT
 
 README = ROOT / 'README.md'
 

@@ -3,7 +3,6 @@
 Successful answers are logged only when asked (WEB_ACCESS_LOG=1: the line costs ~3% CPU per
 request); refusals and errors always, once, with their reason: at INFO for a 4xx, WARNING for a
 5xx. The line names the path, never the query string, which may hold a target URL with credentials.
-Every answered request is also counted in the gateway's metrics here.
 """
 
 from __future__ import annotations
@@ -13,8 +12,6 @@ from collections.abc import Callable
 
 import tornado.web
 from pythonjsonlogger.json import JsonFormatter
-
-import gateway_metrics
 
 log = logging.getLogger('web.access')
 TEXT_FORMAT = '%(asctime)s %(levelname)s %(name)s: %(message)s'
@@ -31,16 +28,15 @@ def configure(log_format: str) -> None:
 
 
 def request_logger(every_request: bool) -> Callable[[tornado.web.RequestHandler], None]:
-    """Tornado's ``log_function``: counts each answer, and logs it when it is a refusal or an
-    error, or when ``every_request``."""
+    """Tornado's ``log_function``: logs an answer when it is a refusal or an error, or when
+    ``every_request``."""
 
     def log_request(handler: tornado.web.RequestHandler) -> None:
         request, status = handler.request, handler.get_status()
         seconds = request.request_time()
-        endpoint = getattr(handler, 'endpoint', 'unmatched')
-        gateway_metrics.observe_request(endpoint, request.method or '', status, seconds)
         if status < 400 and not every_request:
             return
+        endpoint = getattr(handler, 'endpoint', 'unmatched')
         fields = {'request_id': getattr(handler, 'request_id', None), 'endpoint': endpoint,
                   'method': request.method, 'path': request.path[:200], 'status': status,
                   'latency_ms': round(seconds * 1000, 1), 'task_id': getattr(handler, 'task_id', None),

@@ -23,8 +23,8 @@ from typing import Any
 import requests
 
 from fleet.auth import hash_password, new_token
-from support.process import ROOT, VENV_BIN, free_port, stop_group, wait_for
-from support.worker import worker_argv
+from testbed.process import ROOT, VENV_BIN, free_port, stop_group, wait_for
+from testbed.worker_command import worker_argv
 
 PY = sys.executable
 SETTLING = {'STARTING', 'BACKOFF', 'STOPPING'}

@@ -1,5 +1,5 @@
 """Chaos helpers: private Redis servers and Sentinels, a counting upstream, a load driver and
-/proc probes. Private RabbitMQ nodes and clusters are in support/private_rabbit.py.
+/proc probes. Private RabbitMQ nodes and clusters are in testbed/private_rabbit.py.
 
 Nothing here touches the shared RabbitMQ (127.0.0.1:5672) or Redis (127.0.0.1:6379) beyond
 private vhosts: a scenario that restarts a broker gets its own RabbitMQ node or redis-server,
@@ -21,7 +21,7 @@ from pathlib import Path
 import redis
 import requests
 
-from support.process import PrivateService, Proc, free_port, stop_group, wait_for
+from testbed.process import PrivateService, Proc, free_port, stop_group, wait_for
 from tests.upstream import Upstream
 
 

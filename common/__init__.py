@@ -1,0 +1,1 @@
+"""What the long-running servers (the gateway, the fleet dashboard, the bench apps) share."""

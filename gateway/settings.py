@@ -1,0 +1,47 @@
+"""The gateway's settings, read once from the environment (``Settings.from_env``)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import tcelery
+
+TRUE, FALSE = {'1', 'true', 'yes', 'on'}, {'0', 'false', 'no', 'off', ''}
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = '127.0.0.1'
+    port: int = 8889
+    wait: float = 10.0  # seconds a request waits for its result before answering 202
+    resolve_timeout: float = 3.0
+    access_log: bool = False  # a line per answered request; errors are logged either way
+    log_format: str = 'text'  # or 'json': one JSON object per line
+    management_url: str | None = None  # RabbitMQ's management API: the consume rates of consumers
+    # Refuse (503) a task whose queue would take longer than this to drain; None: half of wait;
+    # 0: never refuse.
+    max_backlog: float | None = None
+
+    @property
+    def longest_request(self) -> float:
+        """Resolve, publish, subscribe and GET (each as tcelery bounds it), then wait."""
+        return self.resolve_timeout + tcelery.PUBLISH_TIMEOUT + 2 * tcelery.RESULT_TIMEOUT + self.wait
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            host=os.environ.get('WEB_HOST', cls.host),
+            port=int(os.environ.get('WEB_PORT', cls.port)),
+            wait=float(os.environ.get('WEB_WAIT', cls.wait)),
+            access_log=os.environ.get('WEB_ACCESS_LOG', '0').strip().lower() in TRUE,
+            log_format=os.environ.get('LOG_FORMAT', cls.log_format).strip().lower(),
+            max_backlog=float(backlog) if (backlog := os.environ.get('MAX_BACKLOG_SECONDS')) else None,
+            management_url=os.environ.get('RABBITMQ_API') or None,
+        )
+
+    @property
+    def backlog_limit(self) -> float:
+        """Work queued beyond WEB_WAIT would end as 202s that nobody waits for; half of it leaves
+        the other half for the task itself and for the error of the measured drain rate."""
+        return self.wait / 2 if self.max_backlog is None else self.max_backlog
