@@ -17,7 +17,7 @@ fi
 systemd_running() { [ -d /run/systemd/system ]; }
 
 # A Redis we start is bounded (scripts/redis_guard.sh says why). A Redis that is already
-# running is left as it is: see README.
+# running is left as it is: see docs/reliability.md ("With your own Redis, set the same").
 REDIS_MAXMEMORY="${REDIS_MAXMEMORY:-512mb}"
 if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
   echo "services: starting redis-server (maxmemory $REDIS_MAXMEMORY, volatile-ttl)"

@@ -20,7 +20,7 @@ from tests.hosts.mq import Broker
 from tests.hosts.network import Network
 from tests.upstream import Upstream
 
-ROLE_SETTINGS = {  # besides the shared broker and backend: what README tells each machine to set
+ROLE_SETTINGS = {  # besides the shared broker and backend: what docs/operations.md tells each machine to set
     'worker': dict(ADD_CONCURRENCY='1', CHECK_CONCURRENCY='20'),
     # WEB_WAIT: the longest test keeps 100 two-second checks waiting on one host's 20 threads
     'gateway': dict(WEB_PROCESSES='1', WEB_WAIT='20', FLEET_CONFIG='fleet/examples/hosts.toml'),

@@ -1,5 +1,5 @@
-"""The hosts `mq`, `gw`, `w1` and `w2` (network namespaces), and route_check on them as README's
-"Adding a worker machine" sets it up. `w2` joins later, under load, in the tests.
+"""The hosts `mq`, `gw`, `w1` and `w2` (network namespaces), and route_check on them as
+docs/operations.md's "Adding a worker machine" sets it up. `w2` joins later, under load, in the tests.
 
 Teardown ends every process, removes every namespace, veth and the bridge by name (even when a
 test failed), and asserts that `ip netns list` no longer shows them.

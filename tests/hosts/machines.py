@@ -1,5 +1,5 @@
 """A route_check machine on a test host: its own copy of the tree (so its own var/), started
-with `make run` on that host, as README's "Adding a worker machine" says. Settings go through
+with `make run` on that host, as docs/operations.md's "Adding a worker machine" says. Settings go through
 the environment only; the copy shares the test runner's .venv.
 """
 

@@ -1,5 +1,5 @@
 """Host `mq`: a RabbitMQ node and a Redis server of their own, as an operator would set them up
-for remote workers (README, "Adding a worker machine"): AMQP and Redis on the host's bridge
+for remote workers (docs/operations.md, "Adding a worker machine"): AMQP and Redis on the host's bridge
 address, a RabbitMQ user other than guest, a Redis password. Erlang's epmd and distribution port
 stay on the host's loopback.
 """
@@ -63,7 +63,7 @@ class Broker:
                        timeout=60)
 
     def ready(self, timeout: float = 90) -> None:
-        """Wait for both, then add the workers' RabbitMQ user the README's way."""
+        """Wait for both, then add the workers' RabbitMQ user the way docs/operations.md does."""
         self.ctl('wait', '--timeout', str(int(timeout)), str(self.dir / 'rabbitmq.pid'))
         self.ctl('add_user', USER, self.password)
         self.ctl('set_permissions', '-p', '/', USER, '.*', '.*', '.*')

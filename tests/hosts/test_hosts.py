@@ -1,4 +1,4 @@
-"""route_check across machines, set up as README's "Adding a worker machine" says: RabbitMQ and
+"""route_check across machines, set up as docs/operations.md's "Adding a worker machine" says: RabbitMQ and
 Redis on `mq`, the gateway, Flower and fleet on `gw`, the workers on `w1` and `w2`.
 
 The tests run in file order and build on each other's state (one set of hosts for the module).
@@ -25,7 +25,7 @@ from tests.hosts.cluster import Cluster, Load
 ALL_WORKERS = {'add@w1', 'check@w1', 'add@w2', 'check@w2'}
 WORKERS = {'worker-add', 'worker-check'}  # a worker host's programs
 IN_FLIGHT = 100
-# What README's Security notes say listens on the hosts' network; everything else is on loopback.
+# What docs/operations.md's security notes say listens on the hosts' network; the rest is on loopback.
 README_PORTS = {'mq': {5672, 6379}, 'gw': {8889, 5555, 9001}, 'w1': {2345}, 'w2': {2345}}
 
 
