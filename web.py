@@ -24,13 +24,16 @@ from gateway import access_log, metrics
 from gateway.base import InFlight, NotFoundHandler
 from gateway.handlers import AddHandler, CheckHandler, ResultHandler
 from gateway.ops import HealthHandler, MetricsHandler, OpenApiHandler
+from gateway.probe import ProbeHandler
 from gateway.settings import Settings
+from probe import modules
 
 log = logging.getLogger('web')
 
 urls = [
     (r'/add', AddHandler),
     (r'/check', CheckHandler),
+    (r'/probe', ProbeHandler),
     tornado.web.url(r'/result/([0-9a-fA-F-]{36})', ResultHandler, name='result'),
     (r'/healthz', HealthHandler),
     (r'/metrics', MetricsHandler),
@@ -40,9 +43,11 @@ urls = [
 
 def make_app(settings: Settings, producer: tcelery.NonBlockingProducer,
              policy: route_policy.Policy) -> tornado.web.Application:
-    """The gateway, sending tasks through ``producer`` to targets ``policy`` allows."""
+    """The gateway, sending tasks through ``producer`` to targets ``policy`` allows. A bad probe
+    modules file (settings.probe_config) stops it here, naming the key."""
     return tornado.web.Application(urls, default_handler_class=NotFoundHandler, route_check=settings,
                                    producer=producer, policy=policy, in_flight=InFlight(),
+                                   probe_modules=modules.load(settings.probe_config),
                                    log_function=access_log.request_logger(settings.access_log))
 
 

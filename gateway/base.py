@@ -16,6 +16,7 @@ import route_policy
 import tcelery
 from gateway import metrics
 from gateway.settings import FALSE, TRUE, Settings
+from probe.options import CheckOptions
 
 MAX_INT = 2**62  # so that x + y stays within 64 bits, for a worker in any language
 MAX_URI = 8 * 1024
@@ -159,15 +160,21 @@ class ApiHandler(tornado.web.RequestHandler):
         """Headers of the task's message: the worker logs the request id, Flower shows it."""
         return {'request_id': self.request_id or ''}
 
-    async def run_task(self, task: str, args: list) -> tcelery.TaskResult | None:
-        """Run the task and return its result; or answer 202/503 and return None."""
+    async def result_of(self, task: str, args: list, kwargs: dict | None, wait: float) -> tcelery.TaskResult:
+        """Send the task and wait for its result: ResultTimeout and ResultBackendUnavailable are
+        the caller's to answer; a task that was not sent is a 503 here."""
         try:
-            result = await self.producer.apply_async(task, args, timeout=self.web_settings.wait,
-                                                     headers=self.task_headers)
+            return await self.producer.apply_async(task, args, kwargs, timeout=wait,
+                                                   headers=self.task_headers)
         except tcelery.BrokerUnavailable as exc:
             raise unavailable(exc) from None
         except tcelery.Overloaded as exc:
             raise overloaded(exc) from None
+
+    async def run_task(self, task: str, args: list, kwargs: dict | None = None) -> tcelery.TaskResult | None:
+        """Run the task and return its result; or answer 202/503 and return None."""
+        try:
+            result = await self.result_of(task, args, kwargs, self.web_settings.wait)
         except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
             metrics.RESULT_WAITS_ACCEPTED.labels(
                 'timeout' if isinstance(exc, tcelery.ResultTimeout) else 'result_backend_unavailable').inc()
@@ -208,6 +215,14 @@ class ApiHandler(tornado.web.RequestHandler):
         except (OSError, UnicodeError):
             raise ApiError(400, f'{host} does not resolve') from None
         return route_policy.addresses_of(infos)
+
+
+def options_kwargs(options: CheckOptions) -> dict | None:
+    """The task's ``options`` kwarg: only what the positional arguments do not already say, and
+    nothing at all for a plain check, whose message stays the seed's shape."""
+    given = {name: value for name, value in options.to_task().items()
+             if name not in ('timeout', 'follow_redirects')}
+    return {'options': given} if given else None
 
 
 def unavailable(exc: tcelery.BrokerUnavailable) -> ApiError:

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import tcelery
+from probe import modules
+from probe.options import MAX_TIMEOUT
+
+# Seconds a probe waits for its check's result beyond the check's own timeout: the queue and the
+# result's trip back. A probe is a scrape: it answers with probe_success 0 rather than a 202.
+PROBE_SLACK = 1.0
 
 TRUE, FALSE = {'1', 'true', 'yes', 'on'}, {'0', 'false', 'no', 'off', ''}
 
@@ -22,11 +29,14 @@ class Settings:
     # Refuse (503) a task whose queue would take longer than this to drain; None: half of wait;
     # 0: never refuse.
     max_backlog: float | None = None
+    probe_config: Path = modules.DEFAULT_PATH  # PROBE_CONFIG: blackbox_exporter's module file
 
     @property
     def longest_request(self) -> float:
-        """Resolve, publish, subscribe and GET (each as tcelery bounds it), then wait."""
-        return self.resolve_timeout + tcelery.PUBLISH_TIMEOUT + 2 * tcelery.RESULT_TIMEOUT + self.wait
+        """Resolve, publish, subscribe and GET (each as tcelery bounds it), then wait: for a
+        result, or for a probe, which waits as long as its check may take."""
+        waits = max(self.wait, MAX_TIMEOUT + PROBE_SLACK)
+        return self.resolve_timeout + tcelery.PUBLISH_TIMEOUT + 2 * tcelery.RESULT_TIMEOUT + waits
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,6 +48,7 @@ class Settings:
             log_format=os.environ.get('LOG_FORMAT', cls.log_format).strip().lower(),
             max_backlog=float(backlog) if (backlog := os.environ.get('MAX_BACKLOG_SECONDS')) else None,
             management_url=os.environ.get('RABBITMQ_API') or None,
+            probe_config=Path(os.environ.get('PROBE_CONFIG') or cls.probe_config),
         )
 
     @property

@@ -15,6 +15,7 @@ import yaml
 from testbed.process import ROOT, Proc, free_port, wait_for
 from tests.processes import gateway_metric
 from tests.supervised import System
+from tests.upstream import Upstream
 
 DEPLOY = ROOT / 'deploy' / 'prometheus'
 ADD_OK = 'sum(route_check_http_requests_total{endpoint="/add",status="200"})'
@@ -29,26 +30,38 @@ def promtool(*args: str) -> str:
 
 def test_the_shipped_config_and_rules_are_valid() -> None:
     assert 'SUCCESS' in promtool('check', 'config', str(DEPLOY / 'prometheus.yml'))
-    assert 'SUCCESS: 6 rules found' in promtool('check', 'rules', str(DEPLOY / 'alerts.yml'))
+    assert 'SUCCESS: 8 rules found' in promtool('check', 'rules', str(DEPLOY / 'alerts.yml'))
     assert 'SUCCESS' in promtool('test', 'rules', str(DEPLOY / 'alerts_test.yml'))
 
 
-def scrape_config(system: System) -> dict:
-    """The shipped config on this system's ports, scraping every second."""
+def scrape_config(system: System, routes: list[str]) -> dict:
+    """The shipped config on this system's ports, scraping every second; the probe job probes
+    ``routes`` through the system's gateway, its relabelling as shipped but for the address."""
     config = yaml.safe_load((DEPLOY / 'prometheus.yml').read_text())
     config['global'] = {'scrape_interval': '1s', 'evaluation_interval': '1s'}
     config['rule_files'] = [str(DEPLOY / 'alerts.yml')]
     address = {'route_check_gateway': system.web, 'flower': system.flower}
     for job in config['scrape_configs']:
-        job['static_configs'] = [{'targets': [address[job['job_name']].removeprefix('http://')]}]
+        if job['job_name'] == 'route_probe':
+            job['static_configs'] = [{'targets': routes}]
+            job['relabel_configs'][-1]['replacement'] = system.web.removeprefix('http://')
+        else:
+            job['static_configs'] = [{'targets': [address[job['job_name']].removeprefix('http://')]}]
     return config
 
 
 @pytest.fixture(scope='module')
-def prometheus(system: System, tmp_path_factory: pytest.TempPathFactory, log_dir: Path) -> Iterator[str]:
+def probed(upstream: Upstream) -> dict[str, float]:
+    """The routes the probe job watches, and the probe_success each must show."""
+    return {f'{upstream.url}/ok': 1, f'http://127.0.0.1:{free_port()}/': 0}
+
+
+@pytest.fixture(scope='module')
+def prometheus(system: System, probed: dict[str, float], tmp_path_factory: pytest.TempPathFactory,
+               log_dir: Path) -> Iterator[str]:
     home = tmp_path_factory.mktemp('prometheus')
     config = home / 'prometheus.yml'
-    config.write_text(yaml.safe_dump(scrape_config(system)))
+    config.write_text(yaml.safe_dump(scrape_config(system, list(probed))))
     promtool('check', 'config', str(config))
     port = free_port()
     argv = ['prometheus', f'--config.file={config}', f'--storage.tsdb.path={home / "data"}',
@@ -114,3 +127,14 @@ def test_prometheus_scrapes_flower(system: System, prometheus: str) -> None:
     names = {rule['name'] for rule in rules()}
     assert {'GatewayErrorRatioHigh', 'WorkerMissing', 'TaskBacklogGrowing'} <= names
     wait_for(lambda: all(rule['health'] == 'ok' for rule in rules()), 30, 0.5, 'every rule evaluated')
+
+
+def test_prometheus_probes_routes_through_the_gateway(system: System, prometheus: str,
+                                                     probed: dict[str, float]) -> None:
+    """blackbox_exporter's job, pointed at our /probe: PromQL reads each route's probe_success."""
+    for route, success in probed.items():
+        promql = f'probe_success{{job="route_probe",instance="{route}"}}'
+        wait_for(lambda promql=promql, success=success: query(prometheus, promql) == success, 30, 0.5,
+                 f'{route} probed')
+    ok = next(route for route, success in probed.items() if success)
+    assert query(prometheus, f'probe_http_status_code{{instance="{ok}"}}') == 200

@@ -1,0 +1,125 @@
+"""``GET /probe?target=&module=[&debug=true]``: blackbox_exporter's endpoint, answered by our workers.
+
+A Prometheus job written for blackbox_exporter (its multi-target relabelling) scrapes this one
+unchanged: the same modules file syntax, metric names and timeout rule. A probe is a scrape, so
+what a check says, a refused target and a check that did not answer in time are all
+``probe_success 0`` with the reason in ``debug=true``; only a probe that could not be run at all
+(no broker, overload) is an HTTP error, which Prometheus records as the scrape's ``up 0``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import yaml
+
+import route_policy
+import routing
+import tcelery
+from gateway.base import ApiError, ApiHandler, options_kwargs
+from gateway.settings import PROBE_SLACK
+from probe import exposition
+from probe.modules import Module
+from probe.options import MAX_TIMEOUT, MIN_TIMEOUT, CheckOptions
+
+TIMEOUT_OFFSET = 0.5  # blackbox_exporter's --timeout-offset default: room for the scrape's own trip
+DEFAULT_SCRAPE_TIMEOUT = 120.0  # what blackbox_exporter assumes when Prometheus sends no header
+CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8'
+
+
+def probe_timeout(header: str | None, module: Module) -> float:
+    """blackbox_exporter's rule: the scrape's timeout less the offset, or the module's when that
+    is shorter; then within what one of our checks may take."""
+    try:
+        scrape = float(header) if header else 0.0
+    except ValueError:
+        raise ApiError(400, f'Failed to parse timeout from Prometheus header: {header[:40]!r}') from None
+    if not math.isfinite(scrape):
+        raise ApiError(400, 'Failed to parse timeout from Prometheus header: not a finite number')
+    most = (scrape or DEFAULT_SCRAPE_TIMEOUT) - TIMEOUT_OFFSET
+    module_timeout = module.options.timeout if module.timeout_set else 0.0
+    seconds = module_timeout if 0 < module_timeout < most or most < 0 else most
+    return min(max(seconds, MIN_TIMEOUT), MAX_TIMEOUT)
+
+
+def split_target(prober: str, target: str) -> tuple[str, str, int]:
+    """``(url or host, host, port)`` of a target as blackbox_exporter reads it: an http target
+    without a scheme is http://; a tcp target is host:port ([v6]:port)."""
+    if prober == 'http':
+        if not target.startswith(('http://', 'https://')):
+            target = f'http://{target}'
+        parsed = route_policy.parse_url(target)
+        return parsed.url, parsed.host, parsed.port
+    host, colon, port = target.rpartition(':')
+    if not colon:
+        raise route_policy.TargetRefused(f'target {target[:60]!r} is not host:port')
+    host = route_policy.validate_host(host)
+    return host, host, route_policy.validate_port(port)
+
+
+class ProbeHandler(ApiHandler):
+    endpoint = '/probe'
+
+    @property
+    def modules(self) -> dict[str, Module]:
+        return self.application.settings['probe_modules']
+
+    async def get(self) -> None:
+        target = self.get_argument('target', '')
+        if not target:
+            raise ApiError(400, 'Target parameter is missing')
+        name = self.get_argument('module', 'http_2xx')
+        module = self.modules.get(name)
+        if module is None:
+            raise ApiError(400, f'Unknown module {name[:60]!r}; known: {", ".join(sorted(self.modules))}')
+        debug = self.get_argument('debug', '').lower() == 'true'
+        scrape_timeout = self.request.headers.get('X-Prometheus-Scrape-Timeout-Seconds')
+        options = dataclasses.replace(module.options, timeout=probe_timeout(scrape_timeout, module))
+        started = time.perf_counter()
+        logs = [f'module={name} target={target} timeout_seconds={options.timeout:g}']
+        result = await self.check(module.prober, target, options, logs)
+        # The probe's own duration is the check's, as the worker timed it (its phases add up to
+        # it); only a probe without a check is timed here.
+        seconds = result['latency_ms'] / 1000 if result else time.perf_counter() - started
+        families = exposition.probe_families(module.prober, result, seconds)
+        metrics_text = exposition.render(families)
+        if debug:
+            self.set_header('Content-Type', 'text/plain; charset=utf-8')
+            self.finish('Logs for the probe:\n' + '\n'.join(logs) + '\n\n\n'
+                        'Metrics that would have been returned:\n' + metrics_text + '\n\n'
+                        'Module configuration:\n' + yaml.safe_dump(module.spec, sort_keys=False))
+            return
+        self.set_header('Content-Type', CONTENT_TYPE)
+        self.finish(metrics_text)
+
+    async def check(self, prober: str, target: str, options: CheckOptions, logs: list[str]) -> dict | None:
+        """The check's result, or None (with the reason logged) when there is none to report."""
+        try:
+            url_or_host, host, port = split_target(prober, target)
+            await self.vet(host, port)
+        except route_policy.TargetRefused as exc:
+            logs.append(f'target refused, no check sent: {exc}')
+            return None
+        except ApiError as exc:
+            if exc.status_code == 503:  # our resolver is busy: not the target's failure
+                raise
+            logs.append(f'target refused, no check sent: {exc.message}')
+            return None
+        task, args = ((routing.HTTP_CHECK, [url_or_host, options.follow_redirects, options.timeout])
+                      if prober == 'http' else (routing.TCP_CHECK, [host, port, options.timeout]))
+        kwargs = options_kwargs(options)
+        try:
+            result = await self.result_of(task, args, kwargs, options.timeout + PROBE_SLACK)
+        except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
+            logs.append(f'task {exc.task_id}: no result in time ({type(exc).__name__})')
+            return None
+        self.task_id = result.task_id
+        self.producer.forget(result.task_id)
+        logs.append(f'task {result.task_id}: {result.status}')
+        if result.status != 'SUCCESS' or not isinstance(result.result, dict):
+            return None
+        if result.result.get('error'):
+            logs.append(f'check failed: {result.result["error"]}')
+        return result.result
