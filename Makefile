@@ -5,11 +5,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test unit lint bench services venv browser prometheus clean
+.PHONY: run test unit integration chaos hosts lint bench services venv browser prometheus clean
 
 run: venv
 	bash scripts/run.sh
 
+# The whole suite: unit, integration, chaos and hosts (pyproject.toml lists the markers).
 test: venv services browser prometheus
 	source scripts/env.sh && $(PY) -m pytest $(PYTEST_ARGS)
 
@@ -17,6 +18,17 @@ test: venv services browser prometheus
 # fleet config and auth. Seconds, not minutes.
 unit: venv
 	$(PY) -m pytest -m unit $(PYTEST_ARGS)
+
+# One marker each, named as the target, with the services running:
+#   integration  the everyday check with services: real RabbitMQ, Redis, workers, supervisord,
+#                Flower, Prometheus and Chromium on this machine; no faults, no test hosts (minutes)
+#   chaos        tests/chaos: brokers, workers and Redis killed or restarted under load (slow)
+#   hosts        tests/hosts: four test hosts made of network namespaces (skipped where there are none)
+integration chaos hosts: venv services
+	source scripts/env.sh && $(PY) -m pytest -m $@ $(PYTEST_ARGS)
+
+# The integration tests also drive Chromium and run Prometheus.
+integration: browser prometheus
 
 lint: venv
 	$(VENV)/bin/ruff check .
@@ -43,4 +55,10 @@ clean:
 bench: venv services
 	bash scripts/bench_tools.sh
 	source scripts/env.sh && $(PY) -m bench $(BENCH_ARGS)
-	source scripts/env.sh && $(PY) -m bench.metrics_cost
+	source scripts/env.sh && $(PY) -m bench.experiments.metrics_cost
+
+# Publish the last full passing chaos run's table (var/reports/reliability.md, untracked) into
+# docs/reliability.md: a step of its own, since no test writes a tracked file.
+.PHONY: docs
+docs: venv
+	$(PY) -m testbed.doc_blocks reliability var/reports/reliability.md docs/reliability.md

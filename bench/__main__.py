@@ -14,10 +14,11 @@ from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import FrameType
 
-from bench import load, overload, readme, report, stacks, sysstat
+from bench import load, overload, stacks, sysstat
+from bench.apps.upstream import HIGH
 from bench.load import CPUS
-from bench.report import Row
-from bench.upstream import HIGH
+from bench.reports import performance, results, targets
+from bench.reports.rows import Row
 from testbed import procfs
 from testbed.process import VENV_BIN
 
@@ -267,9 +268,9 @@ def main() -> None:
             rows += add_rows
         if options.cluster:
             rows += cluster_runs(options, raw, upstream_url, upstream_pid)
-    report.write(options.out, options, rows, memory)
+    results.write(options.out, options, rows, memory)
     if not options.quick and options.only is None:  # a smoke or partial run is not README's figures
-        readme.update(rows, memory, report.targets(rows, options, memory), options.clients)
+        performance.update(rows, memory, targets.targets(rows, options, memory), options.clients)
     print((options.out / 'results.md').read_text())
 
 

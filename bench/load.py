@@ -20,7 +20,7 @@ from pathlib import Path
 from bench import sysstat
 
 WRK = '/usr/bin/wrk'
-LUA = Path(__file__).with_name('report.lua')
+LUA = Path(__file__).with_name('wrk_summary.lua')
 # Past every server-side wait (web.py answers 202 after WEB_WAIT = 10 s), so slow answers are
 # measured as slow, not dropped as wrk timeouts.
 TIMEOUT_S = 15
@@ -151,7 +151,7 @@ def measure_plain(
     argv = [
         sys.executable,
         '-m',
-        'bench.plain_client',
+        'bench.apps.plain_client',
         '--threads',
         str(threads),
         '--warmup',

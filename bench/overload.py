@@ -6,8 +6,8 @@
 2. Overload: ``--overload-clients`` (1000) on /check for ``--overload-seconds`` (120) against a
    check worker that serves ~200/s (60 threads on the 200-400 ms upstream): statuses, latency of
    the accepted requests, the queue depth, how late a check ran after its request was sent (the
-   upstream reads the send time from the URL), and how long after the load single requests
-   answer at normal latency again.
+   upstream, bench/apps/timed_upstream.py, reads the send time from the URL), and how long after
+   the load single requests answer at normal latency again.
 
 The clients are asyncio connections in this process, not wrk: a refused client waits as its
 ``Retry-After`` says, as a well-behaved client does (wrk would retry at once, thousands of
@@ -20,64 +20,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import random
 import statistics
 import sys
 import threading
 import time
 import urllib.parse
+import urllib.request
 from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
-import tornado.web
-from tornado.httpserver import HTTPServer
-from tornado.netutil import bind_sockets
 
 import routing
 from bench import stacks
-from bench.upstream import BACKLOG, HIGH, LOW
-from common.lifecycle import stop_requested
 from testbed.process import Proc, child_env, free_port
 
 CAPACITY_THREADS = 60  # threads of the overload worker: 60 / 0.3 s mean = ~200 checks a second
-
-
-# ----------------------------------------------------------------------------- the upstream
-
-
-LATENESS: list[float] = []  # seconds between a request's ``sent`` and the check reaching us
-
-
-class TimedHandler(tornado.web.RequestHandler):
-    """bench.upstream's slow answer, and how long after ``sent`` (the client's clock) it ran."""
-
-    async def get(self) -> None:
-        if self.request.path == '/stats':  # and start afresh
-            late = sorted(LATENESS)
-            LATENESS.clear()
-            self.finish(
-                {
-                    'count': len(late),
-                    'max_s': late[-1] if late else 0.0,
-                    'p99_s': late[int(len(late) * 0.99)] if late else 0.0,
-                }
-            )
-            return
-        sent = self.get_argument('sent', None)
-        if sent is not None:
-            LATENESS.append(time.time() - float(sent))
-        await asyncio.sleep(random.uniform(LOW, HIGH))
-        self.finish('ok')
-
-
-async def serve_upstream(port: int) -> None:
-    server = HTTPServer(tornado.web.Application([(r'/.*', TimedHandler)], log_function=lambda _h: None))
-    server.add_sockets(bind_sockets(port, '127.0.0.1', backlog=BACKLOG))
-    await stop_requested()
-    server.stop()
 
 
 # ----------------------------------------------------------------------------- the clients
@@ -194,8 +154,6 @@ def single_latency(clients: Clients) -> float:
 
 
 def upstream_stats(url: str) -> dict:
-    import urllib.request
-
     with urllib.request.urlopen(url + 'stats', timeout=10) as response:
         return json.loads(response.read())
 
@@ -330,7 +288,7 @@ def run(options: argparse.Namespace) -> None:
             stacks.running(
                 Proc(
                     'timed-upstream',
-                    [sys.executable, '-m', 'bench.overload', '--upstream', str(port)],
+                    [sys.executable, '-m', 'bench.apps.timed_upstream', '--port', str(port)],
                     child_env(),
                     raw,
                 )
@@ -355,8 +313,3 @@ def run(options: argparse.Namespace) -> None:
     (options.out / 'overload.json').write_text(json.dumps(result, indent=2))
     (options.out / 'overload.md').write_text(markdown(result))
     print(markdown(result))
-
-
-if __name__ == '__main__':
-    if sys.argv[1:2] == ['--upstream']:
-        asyncio.run(serve_upstream(int(sys.argv[2])))

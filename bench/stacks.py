@@ -85,7 +85,8 @@ def upstream(log_dir: Path) -> Iterator[tuple[str, int]]:
     """The slow upstream: (its URL, its pid)."""
     port = free_port()
     with running(
-        Proc('upstream', [sys.executable, '-m', 'bench.upstream', '--port', str(port)], child_env(), log_dir)
+        Proc('upstream', [sys.executable, '-m', 'bench.apps.upstream', '--port', str(port)], child_env(),
+             log_dir)
     ) as proc:
         url = f'http://127.0.0.1:{port}/'
         wait_http(url)
@@ -153,7 +154,7 @@ def uwsgi_flask(log_dir: Path) -> Iterator[Stack]:
         '--threads',
         '3',
         '--module',
-        'bench.flask_app:app',
+        'bench.apps.flask_app:app',
         '--chdir',
         str(ROOT),
         '--listen',
@@ -172,7 +173,8 @@ def uvicorn_processes(
 ) -> tuple[Proc, str]:
     """The FastAPI peer: ``uvicorn --workers count``, whose master forks the workers."""
     port = free_port()
-    argv = [str(VENV_BIN / 'uvicorn'), 'bench.fastapi_web:app', '--port', str(port), '--workers', str(count)]
+    argv = [str(VENV_BIN / 'uvicorn'), 'bench.apps.fastapi_web:app', '--port', str(port),
+            '--workers', str(count)]
     proc = stack.enter_context(running(Proc(name, argv, env, log_dir)))
     wait_for(lambda: proc.log().count('Application startup complete.') >= count, 60, 0.1, f'{name} started')
     return proc, f'http://127.0.0.1:{port}'
@@ -185,8 +187,8 @@ def celery_gateway(
     """A gateway in front of a check worker, by ``kind``:
     b ('seed'): one web.py, a prefork worker of concurrency 10 on route_check, as the seed ran it;
     c ('shipped'): N web.py and the thread-pool check worker, as supervisord.conf runs them;
-    'fastapi': uvicorn --workers N running bench/fastapi_web.py, and the check worker as shipped;
-    'bare': N bench/bare_gateway.py (the libraries alone), and the check worker as shipped."""
+    'fastapi': uvicorn --workers N running bench/apps/fastapi_web.py, and the check worker as shipped;
+    'bare': N bench/apps/bare_gateway.py (the libraries alone), and the check worker as shipped."""
     with ExitStack() as stack:
         vhost, env = stack.enter_context(isolated(log_dir, redis_url))
         if kind == 'seed':
@@ -206,17 +208,18 @@ def celery_gateway(
             uvicorn, url = uvicorn_processes(stack, 'fastapi-web', env, log_dir, web_count)
             yield Stack(url, {'web': [uvicorn.pid], 'worker': [worker.pid]}, vhost)
             return
-        argv = [sys.executable, '-m', 'bench.bare_gateway'] if kind == 'bare' else [sys.executable, 'web.py']
+        argv = ([sys.executable, '-m', 'bench.apps.bare_gateway'] if kind == 'bare'
+                else [sys.executable, 'web.py'])
         webs, url = web_processes(stack, f'{kind}-web', argv, env, log_dir, web_count)
         yield Stack(url, {'web': [p.pid for p in webs], 'worker': [worker.pid]}, vhost, [p.pid for p in webs])
 
 
 @contextmanager
 def tornado_floor(log_dir: Path, web_count: int) -> Iterator[Stack]:
-    """floor: N bench/tornado_floor.py, Tornado answering /check after the upstream's wait with
+    """floor: N bench/apps/tornado_floor.py, Tornado answering /check after the upstream's wait with
     nothing behind it: the part of web.py's CPU that Tornado and the loop take."""
     with ExitStack() as stack:
-        argv = [sys.executable, '-m', 'bench.tornado_floor']
+        argv = [sys.executable, '-m', 'bench.apps.tornado_floor']
         webs, url = web_processes(stack, 'floor-web', argv, child_env(), log_dir, web_count)
         yield Stack(url, {'web': [p.pid for p in webs]})
 
@@ -241,8 +244,8 @@ def add_gateways(log_dir: Path, redis_url: str, web_count: int) -> Iterator[AddS
         groups = {}
         for name, argv in (
             ('web', [sys.executable, 'web.py']),
-            ('naive-web', [sys.executable, '-m', 'bench.naive_web']),
-            ('bare-web', [sys.executable, '-m', 'bench.bare_gateway']),
+            ('naive-web', [sys.executable, '-m', 'bench.apps.naive_web']),
+            ('bare-web', [sys.executable, '-m', 'bench.apps.bare_gateway']),
         ):
             webs, url = web_processes(stack, name, argv, env, log_dir, web_count)
             pids = [p.pid for p in webs]

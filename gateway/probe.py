@@ -36,8 +36,8 @@ def probe_timeout(header: str | None, module: Module) -> float:
         scrape = float(header) if header else 0.0
     except ValueError:
         raise ApiError(400, f'Failed to parse timeout from Prometheus header: {header[:40]!r}') from None
-    if not math.isfinite(scrape):
-        raise ApiError(400, 'Failed to parse timeout from Prometheus header: not a finite number')
+    if not math.isfinite(scrape) or scrape < 0:
+        raise ApiError(400, 'Failed to parse timeout from Prometheus header: not a number of seconds')
     most = (scrape or DEFAULT_SCRAPE_TIMEOUT) - TIMEOUT_OFFSET
     module_timeout = module.options.timeout if module.timeout_set else 0.0
     seconds = module_timeout if 0 < module_timeout < most or most < 0 else most
@@ -70,11 +70,16 @@ class ProbeHandler(ApiHandler):
         target = self.get_argument('target', '')
         if not target:
             raise ApiError(400, 'Target parameter is missing')
+        if len(target) > route_policy.MAX_URL_LENGTH:
+            raise ApiError(400, f'target is longer than {route_policy.MAX_URL_LENGTH} characters')
         name = self.get_argument('module', 'http_2xx')
         module = self.modules.get(name)
         if module is None:
-            raise ApiError(400, f'Unknown module {name[:60]!r}; known: {", ".join(sorted(self.modules))}')
-        debug = self.get_argument('debug', '').lower() == 'true'
+            # 404, not blackbox's 400: the request is well formed, the module is not there
+            raise ApiError(404, f'Unknown module {name[:60]!r}; known: {", ".join(sorted(self.modules))}')
+        debug = self.get_argument('debug', 'false')
+        if debug not in ('true', 'false'):
+            raise ApiError(400, f'debug must be true or false, got {debug[:20]!r}')
         scrape_timeout = self.request.headers.get('X-Prometheus-Scrape-Timeout-Seconds')
         options = dataclasses.replace(module.options, timeout=probe_timeout(scrape_timeout, module))
         started = time.perf_counter()
@@ -85,7 +90,7 @@ class ProbeHandler(ApiHandler):
         seconds = result['latency_ms'] / 1000 if result else time.perf_counter() - started
         families = exposition.probe_families(module.prober, result, seconds)
         metrics_text = exposition.render(families)
-        if debug:
+        if debug == 'true':
             self.set_header('Content-Type', 'text/plain; charset=utf-8')
             self.finish('Logs for the probe:\n' + '\n'.join(logs) + '\n\n\n'
                         'Metrics that would have been returned:\n' + metrics_text + '\n\n'

@@ -1,4 +1,5 @@
-"""Session fixtures: a private vhost, real workers, a real web process and a local upstream."""
+"""What each test needs (its markers), and the session fixtures: a private vhost, real workers, a
+real web process and a local upstream."""
 
 from __future__ import annotations
 
@@ -13,6 +14,23 @@ from tests import SESSION_VHOST
 from tests.processes import base_env, start_web, start_worker
 from tests.supervised import System, running_system
 from tests.upstream import Upstream
+
+TESTS = Path(__file__).parent
+MARKER_BY_DIRECTORY = {TESTS / 'unit': 'unit', TESTS / 'chaos': 'chaos', TESTS / 'hosts': 'hosts'}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by what it needs (pyproject.toml lists the markers): unit, chaos and hosts by
+    directory, or `unit` in a module elsewhere; integration for all the others, so that none goes
+    unmarked; browser for those using the fleet's `browser` fixture (the others say so themselves)."""
+    for item in items:
+        for directory, marker in MARKER_BY_DIRECTORY.items():
+            if item.path.is_relative_to(directory):
+                item.add_marker(marker)
+        if not any(item.get_closest_marker(marker) for marker in MARKER_BY_DIRECTORY.values()):
+            item.add_marker('integration')
+        if 'browser' in item.fixturenames:
+            item.add_marker('browser')
 
 
 @pytest.fixture(scope='session')

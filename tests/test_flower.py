@@ -108,6 +108,7 @@ def test_control_needs_credentials(system: System) -> None:
     assert system.states()['worker-check']['statename'] == 'RUNNING'
 
 
+@pytest.mark.browser
 def test_task_list_in_a_real_browser(system: System, task_ids: dict, tmp_path) -> None:
     from tests.browser import chromium, screenshot_path
 

@@ -194,10 +194,10 @@ def test_probe_refuses_a_private_target_without_a_task(ours: str) -> None:
 
 
 def test_probe_bad_requests_are_clear_4xx(ours: str) -> None:
-    for params, message in (({'module': 'http_2xx'}, 'Target parameter is missing'),
-                            ({'module': 'nosuch', 'target': 'x'}, 'Unknown module')):
+    for params, status, message in (({'module': 'http_2xx'}, 400, 'Target parameter is missing'),
+                                    ({'module': 'nosuch', 'target': 'x'}, 404, 'Unknown module')):
         answer = requests.get(f'{ours}/probe', params=params, timeout=10)
-        assert answer.status_code == 400 and message in answer.json()['error']
+        assert answer.status_code == status and message in answer.json()['error']
     answer = requests.get(f'{ours}/probe', params={'target': 'x'}, timeout=10,
                           headers={'X-Prometheus-Scrape-Timeout-Seconds': 'abc'})
     assert answer.status_code == 400 and 'Failed to parse timeout' in answer.json()['error']

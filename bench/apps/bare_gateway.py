@@ -1,7 +1,7 @@
 """The libraries alone: what a /check or an /add costs a Tornado gateway that does nothing
 but the essential, with the libraries web.py is built on.
 
-    WEB_PORT=8892 BROKER_URL=... RESULT_BACKEND=... python -m bench.bare_gateway
+    WEB_PORT=8892 BROKER_URL=... RESULT_BACKEND=... python -m bench.apps.bare_gateway
 
 Per request: Celery's ``as_task_v2`` builds the message (``TaskMessages``), aio-pika publishes it
 on a confirmed channel, and one redis.asyncio pattern subscription, made at start, receives the
@@ -28,7 +28,7 @@ from celery import states
 
 import route_policy
 import routing
-from bench.serving import configure_logging, serve
+from bench.apps.serving import configure_logging, serve
 from main import app
 from tcelery.messages import TaskMessages
 from tcelery.publisher import amqp_message

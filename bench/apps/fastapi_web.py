@@ -1,6 +1,6 @@
 """The peer: the gateway a user would write instead of ours, with FastAPI and Celery's own client.
 
-    uvicorn bench.fastapi_web:app --workers 2 --port 8891
+    uvicorn bench.apps.fastapi_web:app --workers 2 --port 8891
 
 Plain `def` endpoints, so FastAPI runs each in its thread pool, where Celery's blocking
 ``apply_async(...).get()`` is fine. uvicorn's defaults otherwise (access log included).

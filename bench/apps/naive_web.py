@@ -1,6 +1,6 @@
 """The naive gateway /add is compared with: Celery's blocking client called from Tornado.
 
-    WEB_PORT=8890 python -m bench.naive_web
+    WEB_PORT=8890 python -m bench.apps.naive_web
 
 ``apply_async`` runs on the event loop (a blocking, confirmed kombu publish), and the result
 is waited for with ``result.get`` in the default thread pool (min(32, cores + 4) threads),
@@ -16,7 +16,7 @@ import os
 import tornado.web
 
 from add_task import add
-from bench.serving import configure_logging, serve
+from bench.apps.serving import configure_logging, serve
 
 WAIT = 10.0  # seconds, as web.py's WEB_WAIT
 

@@ -1,6 +1,6 @@
 """The ceiling for /add: Celery's own client, no HTTP at all, from several threads.
 
-    python -m bench.plain_client --threads 8 --warmup 3 --duration 15
+    python -m bench.apps.plain_client --threads 8 --warmup 3 --duration 15
 
 Prints one JSON line: completed calls, errors and latency percentiles of the measured part.
 Whatever a gateway adds on top of this (HTTP, its event loop) can only cost throughput.

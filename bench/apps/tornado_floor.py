@@ -1,6 +1,6 @@
 """The floor under any Tornado gateway: what Tornado and uvloop alone cost per /check.
 
-    WEB_PORT=8891 python -m bench.tornado_floor
+    WEB_PORT=8891 python -m bench.apps.tornado_floor
 
 It answers ``/check?url=...`` as web.py does (same port sharing, same loop, a JSON answer of the
 same shape) after waiting as long as the upstream would (uniform 200-400 ms), with no Celery,
@@ -19,8 +19,8 @@ import uuid
 import tornado.web
 import uvloop
 
-from bench.serving import configure_logging, serve
-from bench.upstream import HIGH, LOW
+from bench.apps.serving import configure_logging, serve
+from bench.apps.upstream import HIGH, LOW
 
 
 class CheckHandler(tornado.web.RequestHandler):

@@ -1,6 +1,6 @@
 """The slow upstream every /check calls: it answers after a uniform 200-400 ms.
 
-    python -m bench.upstream --port 9000
+    python -m bench.apps.upstream --port 9000
 
 asyncio (Tornado) so hundreds of requests can sleep at once in one process, and a listen
 backlog far above the largest client count so a burst of connects is never dropped.

@@ -1,6 +1,6 @@
-"""The Celery app of a bench.pools check worker: main.app with the settings a variant changes.
+"""The Celery app of a bench.experiments.pools check worker: main.app with the settings a variant changes.
 
-    BENCH_WORKER_CONF='{"worker_send_task_events": false}' celery -A bench.worker_app worker ...
+    BENCH_WORKER_CONF='{"worker_send_task_events": false}' celery -A bench.apps.worker_app worker ...
 
 With BENCH_NO_CHECK=1 the check task does not check: it waits as long as the upstream would
 answer and returns what a check of it returns, so the worker's CPU is Celery's own per task.
@@ -15,7 +15,7 @@ import time
 from celery import signals
 
 import check_worker
-from bench.upstream import HIGH, LOW
+from bench.apps.upstream import HIGH, LOW
 from main import app
 
 CHANGES = json.loads(os.environ.get('BENCH_WORKER_CONF', '{}'))

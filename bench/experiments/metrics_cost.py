@@ -3,7 +3,7 @@ multiprocess mode, as supervisord runs it) against a baseline tree's (a git ref;
 last commit before the gateway had metrics and request ids), both loaded at once behind one
 worker, so that both see the same machine, broker and worker.
 
-    python -m bench.metrics_cost [--baseline REF] [--clients 60] [--duration 15] [--rounds 3]
+    python -m bench.experiments.metrics_cost [--baseline REF] [--clients 60] [--duration 15] [--rounds 3]
 
 Later changes to the gateway count in the difference too: pass a newer baseline that lacks only
 what is to be measured.

@@ -1,4 +1,4 @@
-"""`python -m bench.pools`: the check worker's variants side by side, behind the same gateway.
+"""`python -m bench.experiments.pools`: the check worker's variants side by side, behind the same gateway.
 
 Every variant runs at once (its own vhost, its own web.py x N and check worker); each client
 count loads them one after the other, round after round, so the shared machine's drift falls on
@@ -19,8 +19,8 @@ from pathlib import Path
 import routing
 from bench import load, stacks
 from bench.__main__ import RESULTS, shared_services
+from bench.apps.upstream import HIGH
 from bench.load import CPUS
-from bench.upstream import HIGH
 
 # name -> (pool, concurrency (None: --concurrency's), settings changed from celeryconfig and
 # main.py, environment). broker_heartbeat=0 for gevent: Celery 5.7's green-pool loop waits up to
@@ -47,7 +47,7 @@ VARIANTS: dict[str, tuple[str, int | None, dict, dict]] = {
 
 
 def parse_args() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog='python -m bench.pools', description=__doc__)
+    parser = argparse.ArgumentParser(prog='python -m bench.experiments.pools', description=__doc__)
     parser.add_argument(
         '--variants',
         default='threads,threads-no-events,gevent,gevent-no-events',
@@ -77,7 +77,7 @@ def variant_stack(raw: Path, options: argparse.Namespace, name: str) -> Iterator
             pool,
             concurrency or options.concurrency,
             routing.CHECK_WORKER_QUEUES,
-            app='bench.worker_app',
+            app='bench.apps.worker_app',
         )
         webs, url = stacks.web_processes(
             stack, f'pool-web-{name}', [sys.executable, 'web.py'], env, raw, CPUS
@@ -127,7 +127,8 @@ def write(options: argparse.Namespace, rows: list) -> None:
     lines = [
         '# Check worker variants, side by side',
         '',
-        f'`python -m bench.pools --variants {options.variants} --clients {options.clients} --rounds '
+        f'`python -m bench.experiments.pools --variants {options.variants} --clients {options.clients} '
+        f'--rounds '
         f'{options.rounds} --concurrency {options.concurrency} --warmup {options.warmup:g} --duration '
         f'{options.duration:g}`: N = {CPUS} web.py in front of each worker (-l info), no Flower. '
         'ms/check: CPU milliseconds per answered check, from the % of one core and the qps.',

@@ -1,8 +1,8 @@
-"""`python -m bench.profile`: where a gateway process's CPU goes, by library, under /check load.
+"""`python -m bench.experiments.profile`: where a gateway process's CPU goes, by library, under /check load.
 
-    python -m bench.profile --stack bare --clients 60 --seconds 30
+    python -m bench.experiments.profile --stack bare --clients 60 --seconds 30
 
-Brings up the stack (``shipped``: web.py as supervisord runs it; ``bare``: bench/bare_gateway.py)
+Brings up the stack (``shipped``: web.py as supervisord runs it; ``bare``: bench/apps/bare_gateway.py)
 behind the thread-pool check worker and the slow upstream, loads /check with wrk, and samples
 one gateway process with py-spy for the measured run. Each sample counts for the innermost frame
 of its stack that belongs to a known library (or to our code), so the standard library's work
@@ -20,7 +20,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 from bench import load, stacks
-from bench.upstream import HIGH
+from bench.apps.upstream import HIGH
 from testbed.process import VENV_BIN
 
 AMQP = 'aio-pika, aiormq, pamqp (AMQP)'
@@ -69,7 +69,7 @@ def shares(collapsed: str) -> Counter[str]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog='python -m bench.profile', description=__doc__)
+    parser = argparse.ArgumentParser(prog='python -m bench.experiments.profile', description=__doc__)
     parser.add_argument('--stack', choices=('shipped', 'bare'), default='bare')
     parser.add_argument('--clients', type=int, default=60)
     parser.add_argument('--seconds', type=int, default=30)

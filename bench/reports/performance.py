@@ -1,6 +1,6 @@
-"""README's Performance block, from the rows `make bench` measured.
+"""docs/performance.md's generated block (`performance`), from the rows `make bench` measured.
 
-python -m bench.readme      # rewrite the block from bench/results/results.json
+python -m bench.reports.performance      # rewrite the block from bench/results/results.json
 """
 
 from __future__ import annotations
@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.report import STACKS, Row, find_row
-from bench.upstream import MEAN
+from bench.apps.upstream import MEAN
+from bench.reports.results import RESULTS
+from bench.reports.rows import STACKS, Row, find_row
 from testbed.doc_blocks import replace_block
+from testbed.process import ROOT
 
-RESULTS = Path(__file__).with_name('results') / 'results.json'
+PERFORMANCE_DOC = ROOT / 'docs' / 'performance.md'
 # The committed run of make bench before issue 10's work on the gateway and the worker.
-BEFORE = Path(__file__).with_name('results') / 'before-issue10.json'
+BEFORE = RESULTS / 'before-issue10.json'
 CPU_ROWS = (('/check', 'c'), ('/check', 'fastapi'), ('/check', 'bare'), ('/check', 'floor'), ('/add', 'ours'),
             ('/add', 'naive'), ('/add', 'fastapi'))
 
@@ -74,15 +76,15 @@ def summary(rows: list[Row], memory: dict) -> str:
 
 
 def update(rows: list[Row], memory: dict, goals: list[dict], clients: int) -> None:
-    """Rewrite README's block: throughput, issue 10's targets, and CPU per request."""
+    """Rewrite docs/performance.md's block: throughput, issue 10's targets, and CPU per request."""
     text = [summary(rows, memory), '', '| target (issue 10) | measured | |', '|---|---|---|']
     text += [f'| {g["target"]} | {g["measured"]} | {"pass" if g["pass"] else "**miss**"} |' for g in goals]
     text += ['', *cpu_table(rows, _rows(BEFORE), clients)]
-    replace_block('performance', '\n'.join(text))
+    replace_block('performance', '\n'.join(text), PERFORMANCE_DOC)
 
 
 def main() -> None:
-    results = json.loads(RESULTS.read_text())
+    results = json.loads((RESULTS / 'results.json').read_text())
     update([Row(**row) for row in results['rows']], results.get('memory') or {}, results['targets'],
            results['settings']['clients'])
 

@@ -9,9 +9,10 @@ import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt  # noqa: E402 - the backend must be chosen first
 
-from bench.report import STACKS, THREAD_LIMIT_QPS, Row  # noqa: E402
-from bench.upstream import MEAN  # noqa: E402
+from bench.apps.upstream import MEAN  # noqa: E402
+from bench.reports.rows import STACKS, Row  # noqa: E402
 
+THREAD_LIMIT_QPS = 30 / MEAN  # stack a: 30 threads, each busy for one upstream call at a time
 COLORS = {
     'a': 'tab:red',
     'b': 'tab:orange',

@@ -1,4 +1,4 @@
-"""The results: rows, targets, versions, and results.md / results.json / PNG plots."""
+"""results.md and results.json of a run (its rows, targets, machine and versions), and its plots."""
 
 from __future__ import annotations
 
@@ -6,193 +6,16 @@ import argparse
 import json
 import platform
 import subprocess
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
 
-from bench.load import CPUS, WRK, Run
-from bench.upstream import MEAN
+from bench.apps.upstream import MEAN
+from bench.load import CPUS, WRK
+from bench.reports.rows import STACKS, Row, find_row
+from bench.reports.targets import targets
 
-STACKS = {
-    'a': 'a. uWSGI + Flask (10 processes x 3 threads)',
-    'b': 'b. web.py + prefork check worker -c 10 (seed)',
-    'c': 'c. N x web.py + thread check worker (ours)',
-    'ours': 'web.py (ours)',
-    'c-quorum': 'c on a 3-node RabbitMQ cluster, quorum queues',
-    'ours-quorum': 'web.py (ours), 3-node RabbitMQ cluster, quorum queues',
-    'naive': 'naive Tornado (apply_async + run_in_executor(get))',
-    'plain': 'plain Celery client, threads (ceiling)',
-    'fastapi': 'FastAPI + uvicorn --workers N, Celery client in the thread pool (peer)',
-    'floor': 'floor: N x Tornado answering after the same wait, nothing behind it',
-    'bare': 'bare: N x Tornado + as_task_v2 + aio-pika + redis.asyncio, nothing else',
-}
-# What web.py's CPU per request is compared with in the Targets table (same endpoint, same run).
-REFERENCES = {'floor': 'Tornado alone, the floor', 'bare': 'the libraries alone, bare'}
-THREAD_LIMIT_QPS = 30 / MEAN  # stack a: 30 threads, each busy for one upstream call at a time
-# CPU per request: the stack's own components; the upstream is what is checked, not the stack.
-STACK_COMPONENTS = ('web', 'uwsgi', 'worker', 'rabbitmq', 'redis')
-
-
-@dataclass
-class Row:
-    endpoint: str
-    stack: str
-    clients: int
-    qps: float
-    per_min: int
-    p50_ms: float
-    p90_ms: float
-    p99_ms: float
-    ok: int
-    errors: int
-    statuses: dict[str, int]
-    socket_errors: dict[str, int]
-    bound_qps: float | None  # /check: clients / mean upstream latency
-    client_cpu_pct: float  # wrk (or the plain client), % of one core
-    machine_busy_pct: float
-    cpu_pct: dict[str, float]
-    note: str = ''  # why a run has no figures
-    redis_memory: tuple[int, int] | None = None  # Redis used_memory before and after, bytes
-
-    @classmethod
-    def stalled(cls, endpoint: str, stack: str, clients: int, why: str) -> Row:
-        bound = round(clients / MEAN, 1) if endpoint == '/check' else None
-        return cls(
-            endpoint,
-            stack,
-            clients,
-            0.0,
-            0,
-            0.0,
-            0.0,
-            0.0,
-            0,
-            0,
-            {},
-            {},
-            bound,
-            0.0,
-            0.0,
-            {},
-            note=f'not measured: stack stalled ({why})',
-        )
-
-    @classmethod
-    def of(cls, endpoint: str, stack: str, run: Run) -> Row:
-        return cls(
-            endpoint=endpoint,
-            stack=stack,
-            clients=run.clients,
-            qps=round(run.qps, 1),
-            per_min=round(run.qps * 60),
-            p50_ms=round(run.latency_ms['p50'], 2),
-            p90_ms=round(run.latency_ms['p90'], 2),
-            p99_ms=round(run.latency_ms['p99'], 2),
-            ok=run.ok,
-            errors=run.errors,
-            statuses=run.statuses,
-            socket_errors=run.socket_errors,
-            bound_qps=round(run.clients / MEAN, 1) if endpoint == '/check' else None,
-            client_cpu_pct=round(run.client_cpu_pct, 1),
-            machine_busy_pct=round(run.machine_busy_pct, 1),
-            cpu_pct=run.cpu_pct,
-            redis_memory=run.redis_memory,
-        )
-
-    def cpu_ms(self, component: str) -> float | None:
-        """CPU milliseconds a component spent per answered request (% of one core / qps)."""
-        if component not in self.cpu_pct or not self.qps:
-            return None
-        return self.cpu_pct[component] * 10 / self.qps
-
-    @property
-    def stack_cpu_ms(self) -> float | None:
-        parts = [self.cpu_ms(c) for c in STACK_COMPONENTS if c in self.cpu_pct]
-        return sum(p for p in parts if p is not None) if parts and self.qps else None
-
-
-def find_row(rows: list[Row], endpoint: str, stack: str, clients: int) -> Row | None:
-    return next((r for r in rows if (r.endpoint, r.stack, r.clients) == (endpoint, stack, clients)), None)
-
-
-def references(rows: list[Row], row: Row, component: str) -> str:
-    """The floor's and bare's CPU per request beside web.py's, from the same run: what Tornado
-    alone and the libraries alone cost for the same request."""
-    if component != 'web':
-        return ''
-    found = [(key, find_row(rows, row.endpoint, key, row.clients)) for key in REFERENCES]
-    shown = [f'{REFERENCES[key]}: {ref.cpu_ms("web"):.2f} ms' for key, ref in found
-             if ref and ref.cpu_ms('web')]
-    return f' ({"; ".join(shown)})' if shown else ''
-
-
-def targets(rows: list[Row], options: argparse.Namespace, memory: dict) -> list[dict]:
-    """Each target of issue 10: the measured figure, and pass or miss."""
-    out: list[dict] = []
-
-    def target(name: str, measured: str, passed: bool) -> None:
-        out.append({'target': name, 'measured': measured, 'pass': passed})
-
-    def versus(name: str, ours: Row | None, peer: Row | None, factor: float) -> None:
-        if ours and peer:
-            ratio = ours.qps / max(peer.qps, 0.1)
-            target(name, f'{ratio:.2f} x ({ours.qps} vs {peer.qps} qps)', ratio >= factor)
-
-    def of_bound(name: str, row: Row | None, share: float) -> None:
-        if row and row.bound_qps:
-            target(
-                name,
-                f'{row.qps / row.bound_qps:.0%} ({row.qps} of {row.bound_qps} qps)',
-                row.qps >= share * row.bound_qps,
-            )
-
-    n = options.clients
-    c = find_row(rows, '/check', 'c', n)
-    ours = find_row(rows, '/add', 'ours', n)
-    for name, row, component, limit in (('web CPU per /check', c, 'web', 1.2),
-                                        ('web CPU per /add', ours, 'web', 1.0),
-                                        ('worker CPU per /check', c, 'worker', 2.0)):
-        ms = row.cpu_ms(component) if row else None
-        if ms is not None:
-            measured = f'{ms:.2f} ms' + references(rows, row, component)
-            target(f'{name} at {n} <= {limit} ms', measured, ms <= limit)
-    of_bound(f'/check at {n}: c >= 95% of bound', c, 0.95)
-    versus(f'/check at {n}: c >= 1.9 x a', c, find_row(rows, '/check', 'a', n), 1.9)
-    c2 = find_row(rows, '/check', 'c', 2 * n)
-    of_bound(f'/check at {2 * n}: c >= 85% of bound', c2, 0.85)
-    versus(f'/check at {2 * n}: c >= 1.4 x FastAPI', c2, find_row(rows, '/check', 'fastapi', 2 * n), 1.4)
-    versus(f'/add at {n}: ours >= 1.5 x FastAPI', ours, find_row(rows, '/add', 'fastapi', n), 1.5)
-    versus(f'/add at {n}: ours >= 2 x naive', ours, find_row(rows, '/add', 'naive', n), 2.0)
-    if c and c.stack_cpu_ms is not None:
-        parts = ', '.join(f'{k} {c.cpu_ms(k):.2f}' for k in STACK_COMPONENTS if c.cpu_ms(k) is not None)
-        target(
-            f'stack CPU per /check at {n} <= 4.0 ms',
-            f'{c.stack_cpu_ms:.2f} ms ({parts})',
-            c.stack_cpu_ms <= 4.0,
-        )
-    single, plain = find_row(rows, '/add', 'ours', 1), find_row(rows, '/add', 'plain', 1)
-    if single and plain:
-        added = single.p50_ms - plain.p50_ms
-        target(
-            '/add at 1 client: ours adds <= 1 ms p50 over the plain client',
-            f'{added:+.2f} ms ({single.p50_ms} vs {plain.p50_ms} ms)',
-            added <= 1.0,
-        )
-    if memory:
-        growth = memory['max_growth_kib'] / 1024
-        target(
-            f'web RSS growth <= 5 MB over {memory["requests"]} /add',
-            f'{growth:.1f} MiB (worst process)',
-            growth <= 5.0,
-        )
-    if memory and 'results_left' in memory:  # issue 16: results delivered with a 200 are deleted
-        left = memory['results_left'] / max(memory['requests'], 1)
-        target(
-            f'results left in Redis after {memory["requests"]} /add <= 1%',
-            f'{memory["results_left"]} ({left:.2%})',
-            left <= 0.01,
-        )
-    return out
+RESULTS = Path(__file__).parent.parent / 'results'  # bench/results/: where a run writes by default
 
 
 def _version(argv: list[str]) -> str:
@@ -362,7 +185,7 @@ def _cpu_ms_line(r: Row) -> str:
 
 
 def write(out: Path, options: argparse.Namespace, rows: list[Row], memory: dict) -> None:
-    from bench import plots  # matplotlib loads only once there is something to draw
+    from bench.reports import plots  # matplotlib loads only once there is something to draw
 
     env = {'machine': machine(), 'versions': versions()}
     goals = targets(rows, options, memory)

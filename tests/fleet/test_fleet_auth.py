@@ -247,6 +247,7 @@ def test_a_trusted_proxy_header_logs_in_configured_users_only_when_enabled(fleet
                       'fleet': {'trusted_user_header': 'a b'}})
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(('address', 'trusted'), [('127.0.0.1', True), ('::1', True), ('127.9.9.9', True),
                                                    ('10.0.0.5', False), ('198.18.0.1', False), ('', False)])
 def test_only_loopback_peers_are_trusted_proxies(address, trusted):

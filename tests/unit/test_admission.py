@@ -11,8 +11,6 @@ import pytest
 from tcelery.admission import Admission, Overloaded, QueueLoad
 from tcelery.publisher import QueueDepth
 
-pytestmark = pytest.mark.unit
-
 
 class Broker:
     """What the poller reads: a queue's depth, consumers and consume rate, set by the test."""

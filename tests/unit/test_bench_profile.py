@@ -1,12 +1,8 @@
-"""bench.profile's attribution of py-spy samples to libraries, from scripted samples."""
+"""bench.experiments.profile's attribution of py-spy samples to libraries, from scripted samples."""
 
 from __future__ import annotations
 
-import pytest
-
-from bench.profile import LOOP, OURS, shares
-
-pytestmark = pytest.mark.unit
+from bench.experiments.profile import LOOP, OURS, shares
 
 SITE = '/work/.venv/lib/python3.11/site-packages'
 STDLIB = '/root/.pyenv/versions/3.11.7/lib/python3.11'

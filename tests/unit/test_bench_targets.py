@@ -1,14 +1,11 @@
-"""The Targets table of `make bench` (bench/report.py) from scripted rows."""
+"""The Targets table of `make bench` (bench/reports/targets.py) from scripted rows."""
 
 from __future__ import annotations
 
 import argparse
 
-import pytest
-
-from bench.report import Row, targets
-
-pytestmark = pytest.mark.unit
+from bench.reports.rows import Row
+from bench.reports.targets import targets
 
 
 def check_row(stack: str, qps: float, web_pct: float, endpoint: str = '/check') -> Row:

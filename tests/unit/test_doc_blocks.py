@@ -10,8 +10,6 @@ import pytest
 from testbed.doc_blocks import main, replace_block
 from testbed.process import ROOT
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize('name, doc', [('reliability', 'docs/reliability.md'),
                                        ('performance', 'docs/performance.md')])

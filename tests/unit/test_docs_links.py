@@ -11,8 +11,6 @@ import pytest
 
 from testbed.process import ROOT
 
-pytestmark = pytest.mark.unit
-
 FENCE = re.compile(r'^(```|~~~).*?^\1', re.S | re.M)
 INDENTED_CODE = re.compile(r'^(?: {4}|\t).*$', re.M)
 CODE_SPAN = re.compile(r'`[^`\n]*`')

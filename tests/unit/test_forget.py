@@ -5,12 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from tcelery.forget import Forgetter
-
-pytestmark = pytest.mark.unit
 
 
 class RecordingRedis:

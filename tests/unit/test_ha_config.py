@@ -14,8 +14,6 @@ from tcelery.result_store import celery_backend, result_redis
 from testbed.process import ROOT
 from tests.processes import base_env
 
-pytestmark = pytest.mark.unit
-
 
 def test_broker_urls_split_as_celery_does() -> None:
     assert broker_urls('amqp://u:p@n1//;amqp://u:p@n2//; amqp://u:p@n3// ') == [

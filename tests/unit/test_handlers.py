@@ -8,7 +8,6 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from tornado.httpclient import HTTPResponse
 from tornado.testing import AsyncHTTPTestCase
 
@@ -18,8 +17,6 @@ import tcelery
 import web
 from gateway import base as gateway_base
 from tests.bad_requests import BAD_REQUESTS, SSRF_TARGETS, TCP_SSRF_HOSTS
-
-pytestmark = pytest.mark.unit
 
 TASK_ID = '6f1c8a8e-3b0e-4d57-9a39-2f0c3e4b5a61'
 LOOPBACK_ALLOWED = route_policy.Policy.from_env('127.0.0.0/8')

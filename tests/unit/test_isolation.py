@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from tests import REDIS_TEST_URL, SESSION_VHOST
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_celery_app_points_at_this_sessions_vhost_and_redis_db() -> None:

@@ -23,8 +23,6 @@ import routing
 from tcelery.events import SentEvents
 from tcelery.messages import Publication, TaskMessages, build_task_messages
 
-pytestmark = pytest.mark.unit
-
 ARGS = {
     routing.ADD: [1, 2],
     routing.HTTP_CHECK: ['http://8.8.8.8/', False, 5.0],

@@ -22,8 +22,6 @@ from gateway import base as gateway_base
 from testbed.process import ROOT
 from tests.unit.test_handlers import TASK_ID, FakeProducer, GatewayCase
 
-pytestmark = pytest.mark.unit
-
 
 def requests_counted(endpoint: str, status: int) -> float:
     labels = {'endpoint': endpoint, 'method': 'GET', 'status': str(status)}

@@ -6,13 +6,9 @@ from __future__ import annotations
 import configparser
 import shlex
 
-import pytest
-
 import celeryconfig
 import routing
 from testbed.process import ROOT
-
-pytestmark = pytest.mark.unit
 
 
 def test_every_task_is_routed_to_its_own_declared_queue() -> None:
