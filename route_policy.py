@@ -22,9 +22,6 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 MAX_URL_LENGTH = 2048
 MAX_HOST_LENGTH = 253
 SCHEMES = {'http': 80, 'https': 443}
-# Seconds a check may take, redirects and the body included: the gateway refuses a larger
-# ?timeout=, the tasks clamp theirs to it.
-MIN_TIMEOUT, DEFAULT_TIMEOUT, MAX_TIMEOUT = 0.1, 5.0, 30.0
 
 # The IANA IPv4 and IPv6 Special-Purpose Address Registries (RFC 6890 and its updates), entry by
 # entry, under the registry's names; all refused, the "globally reachable" anycast services and

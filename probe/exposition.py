@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -144,14 +143,4 @@ def probe_families(prober: str, result: dict[str, Any] | None, seconds: float) -
     families['probe_success'] = [({}, float(bool(result and result.get('ok'))))]
     families['probe_duration_seconds'] = [({}, seconds)]
     return families
-
-
-def merge(located: Iterable[tuple[str, dict[str, list[Sample]]]]) -> dict[str, list[Sample]]:
-    """Several probes' families in one, each sample labelled with its ``location``."""
-    merged: dict[str, list[Sample]] = {}
-    for location, families in located:
-        for name, samples in families.items():
-            merged.setdefault(name, []).extend(({**labels, 'location': location}, value)
-                                               for labels, value in samples)
-    return merged
 

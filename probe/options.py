@@ -152,5 +152,8 @@ class CheckOptions:
                     raise BadOption(f'{name} must be a list of patterns')
                 values[name] = tuple(values[name])
         if 'timeout' in values:
-            values['timeout'] = min(max(float(values['timeout']), MIN_TIMEOUT), MAX_TIMEOUT)
+            try:
+                values['timeout'] = min(max(float(values['timeout']), MIN_TIMEOUT), MAX_TIMEOUT)
+            except (TypeError, ValueError):
+                raise BadOption('timeout must be a number of seconds') from None
         return cls(**values)

@@ -26,10 +26,10 @@ import uvloop
 from aio_pika.abc import AbstractExchange
 from celery import states
 
-import route_policy
 import routing
 from bench.apps.serving import configure_logging, serve
 from main import app
+from probe.options import DEFAULT_TIMEOUT
 from tcelery.messages import TaskMessages
 from tcelery.publisher import amqp_message
 
@@ -91,7 +91,7 @@ class Handler(tornado.web.RequestHandler):
 
 class CheckHandler(Handler):
     async def get(self) -> None:
-        args = [self.get_argument('url'), False, route_policy.DEFAULT_TIMEOUT]
+        args = [self.get_argument('url'), False, DEFAULT_TIMEOUT]
         task_id, result = await self.gateway.run(routing.HTTP_CHECK, args)
         self.finish({'task_id': task_id, **result})
 

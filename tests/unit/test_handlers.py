@@ -16,6 +16,7 @@ import routing
 import tcelery
 import web
 from gateway import base as gateway_base
+from probe.options import DEFAULT_TIMEOUT
 from tests.bad_requests import BAD_REQUESTS, SSRF_TARGETS, TCP_SSRF_HOSTS
 
 TASK_ID = '6f1c8a8e-3b0e-4d57-9a39-2f0c3e4b5a61'
@@ -145,8 +146,8 @@ class TestWhatIsSent(GatewayCase):
         assert (code, body) == (202, {'task_id': TASK_ID, 'status': 'SENT'})
         assert self.producer.sent == [
             (routing.HTTP_CHECK, ['http://127.0.0.1:9/', True, 2.0]),
-            (routing.TCP_CHECK, ['127.0.0.1', 9, route_policy.DEFAULT_TIMEOUT]),
-            (routing.HTTP_CHECK_NO_RESULT, ['http://127.0.0.1:9/', False, route_policy.DEFAULT_TIMEOUT]),
+            (routing.TCP_CHECK, ['127.0.0.1', 9, DEFAULT_TIMEOUT]),
+            (routing.HTTP_CHECK_NO_RESULT, ['http://127.0.0.1:9/', False, DEFAULT_TIMEOUT]),
         ]
 
 
