@@ -13,24 +13,24 @@ from typing import Any
 
 import probe.http
 import probe.tcp
-import route_policy
 import routing
 from main import app
 from probe.options import DEFAULT_TIMEOUT, BadOption, CheckOptions
+from probe.policy import Policy, TargetRefused, validate_port
 from probe.runner import run
 
 # CHECK_ALLOW, read once when the worker loads its tasks; the gateway builds its own.
-ENV_POLICY = route_policy.Policy.from_env()
+ENV_POLICY = Policy.from_env()
 
 
 def http_check(url: str, options: CheckOptions | None = None,
-               policy: route_policy.Policy | None = None) -> dict[str, Any]:
+               policy: Policy | None = None) -> dict[str, Any]:
     """Request ``url`` as ``options`` say: see probe.http.check."""
     return run(probe.http.check(url, options or CheckOptions(), policy or ENV_POLICY))
 
 
 def tcp_check(host: str, port: int, options: CheckOptions | None = None,
-              policy: route_policy.Policy | None = None) -> dict[str, Any]:
+              policy: Policy | None = None) -> dict[str, Any]:
     """Connect to ``host:port`` as ``options`` say: see probe.tcp.check."""
     return run(probe.tcp.check(host, port, options or CheckOptions(), policy or ENV_POLICY))
 
@@ -63,8 +63,8 @@ def common_check(host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
     """The TCP connect check of ``host:port`` (the seed's name); ``options`` as for ``check``."""
     try:
         chosen = CheckOptions.from_task(options, timeout=timeout)
-        port = route_policy.validate_port(port)
-    except (BadOption, route_policy.TargetRefused) as exc:
+        port = validate_port(port)
+    except (BadOption, TargetRefused) as exc:
         return _refused(exc)
     return tcp_check(host, port, chosen)
 

@@ -17,7 +17,6 @@ import tornado.web
 import uvloop
 from tornado.httpserver import HTTPServer
 
-import route_policy
 import tcelery
 from common.lifecycle import stop_requested
 from gateway import access_log, metrics
@@ -27,6 +26,7 @@ from gateway.ops import HealthHandler, MetricsHandler, OpenApiHandler
 from gateway.probe import ProbeHandler
 from gateway.settings import Settings
 from probe import modules
+from probe.policy import Policy
 
 log = logging.getLogger('web')
 
@@ -42,7 +42,7 @@ urls = [
 
 
 def make_app(settings: Settings, producer: tcelery.NonBlockingProducer,
-             policy: route_policy.Policy) -> tornado.web.Application:
+             policy: Policy) -> tornado.web.Application:
     """The gateway, sending tasks through ``producer`` to targets ``policy`` allows. A bad probe
     modules file (settings.probe_config) stops it here, naming the key."""
     return tornado.web.Application(urls, default_handler_class=NotFoundHandler, route_check=settings,
@@ -52,7 +52,7 @@ def make_app(settings: Settings, producer: tcelery.NonBlockingProducer,
 
 
 async def serve(settings: Settings, producer: tcelery.NonBlockingProducer,
-                policy: route_policy.Policy) -> None:
+                policy: Policy) -> None:
     app = make_app(settings, producer, policy)
     server = HTTPServer(app, max_header_size=64 * 1024, idle_connection_timeout=60)
     server.listen(settings.port, address=settings.host, reuse_port=True)
@@ -82,7 +82,7 @@ def run() -> None:
         celery_app=app, observer=metrics.MetricsObserver(),
         max_backlog=settings.backlog_limit or None, management_url=settings.management_url)
     # uvloop: ~5% less CPU per request than asyncio's own loop (make bench).
-    uvloop.run(serve(settings, producer, route_policy.Policy.from_env()))
+    uvloop.run(serve(settings, producer, Policy.from_env()))
 
 
 if __name__ == '__main__':

@@ -11,7 +11,6 @@ import argparse
 import asyncio
 import getpass
 import logging
-import os
 import sys
 
 from fleet import auth, cli
@@ -54,8 +53,7 @@ def main() -> int:
     if args.command == 'make-token':
         return make_token()
     if args.command in cli.COMMANDS:
-        return asyncio.run(cli.main(args.command, args.target, args.direct, os.environ.get('FLEET_URL'),
-                                    os.environ.get('FLEET_TOKEN')))
+        return asyncio.run(cli.main(args.command, args.target, args.direct))
     logging.basicConfig(level=logging.INFO, format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     try:
         asyncio.run(serve(Settings.from_env()))

@@ -14,8 +14,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from fleet.monitor import Monitor, Process
+from fleet.monitor import Monitor
 from fleet.rpc import Fault, Supervisor, Unreachable, fault_name
+from fleet.state import Process
 
 ACTIONS = ('start', 'stop', 'restart')
 # What Celery workers (and most daemons) answer to: HUP restart, USR1 dump tracebacks,

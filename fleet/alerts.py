@@ -16,14 +16,12 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 from fleet.config import AlertHook
-
-if TYPE_CHECKING:
-    from fleet.monitor import Process, ServerState
+from fleet.state import Process, ServerState
 
 log = logging.getLogger('fleet')
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import signal
 from pathlib import Path
 
@@ -14,10 +13,10 @@ from common.lifecycle import stop_requested
 from fleet import audit, auth
 from fleet.alerts import Alerts
 from fleet.audit import AuditLog
-from fleet.config import Config, ConfigError, Server, Settings, load
+from fleet.config import Config, ConfigError, Settings, load
 from fleet.handlers import ApiHandler
 from fleet.monitor import Monitor
-from fleet.rpc import Supervisor
+from fleet.rpc import client_for
 from fleet.sessions import LoginLimit, Sessions
 from fleet.urls import urls
 
@@ -38,7 +37,7 @@ def make_app(monitor: Monitor, settings: Settings, users: dict[str, auth.User]) 
         template_path=str(HERE / 'templates'),
         static_path=str(HERE / 'static'),
         login_url='/login',
-        cookie_secret=auth.cookie_secret(settings.state_dir),
+        cookie_secret=auth.cookie_secret(settings),
         xsrf_cookies=True,
         # The token reaches scripts through the page, so the cookie needs no script access.
         xsrf_cookie_kwargs={'httponly': True, 'samesite': 'Strict', 'secure': secure},
@@ -52,21 +51,13 @@ def make_app(monitor: Monitor, settings: Settings, users: dict[str, auth.User]) 
     )
 
 
-def client_for(server: Server) -> Supervisor:
-    password = os.environ.get(server.password_env) if server.password_env else None
-    missing = None
-    if server.password_env and password is None:
-        missing = f'environment variable {server.password_env} (its password) is not set'
-    return Supervisor(server.url, server.username, password, missing)
-
-
 def tokens_of(config: Config) -> dict[str, auth.User]:
     """The user each API token acts as, by the token's hash."""
     return {t.token_hash: t.as_user() for t in config.tokens}
 
 
 def users_of(config: Config, settings: Settings) -> dict[str, auth.User]:
-    users = config.users or (auth.first_run_admin(settings.state_dir),)
+    users = config.users or (auth.first_run_admin(settings),)
     return {u.name: u for u in users}
 
 
@@ -95,7 +86,7 @@ def reload_users(app: tornado.web.Application, settings: Settings) -> None:
 async def serve(settings: Settings) -> None:
     config = load(settings.config_path)
     alerts = Alerts(config.alerts)
-    monitor = Monitor(config, {s.name: client_for(s) for s in config.servers}, alerts)
+    monitor = Monitor(config, {s.name: client_for(s) for s in config.servers}, alerts, settings.supervised_as)
     app = make_app(monitor, settings, users_of(config, settings))
     server = app.listen(settings.port, address=settings.host, idle_connection_timeout=60)
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_users, app, settings)

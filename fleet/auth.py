@@ -12,7 +12,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from fleet.config import ConfigError, User
+from fleet.config import ConfigError, Settings, User
 
 log = logging.getLogger('fleet')
 
@@ -73,20 +73,20 @@ async def authenticate(users: dict[str, User], name: str, password: str) -> User
     return user if ok and user else None
 
 
-def first_run_admin(state_dir: Path) -> User:
+def first_run_admin(settings: Settings) -> User:
     """The admin of a config without users: FLEET_ADMIN_PASSWORD, else a password kept in state_dir."""
-    password = os.environ.get('FLEET_ADMIN_PASSWORD')
+    password = settings.admin_password
     if password:
         log.warning('no users configured: user "admin" has the password in FLEET_ADMIN_PASSWORD')
     else:
-        path = state_dir / ADMIN_PASSWORD_FILE
+        path = settings.state_dir / ADMIN_PASSWORD_FILE
         password = read_or_create_secret(path)
         log.warning('no users configured: user "admin" has the password in %s', path)
     return User(name='admin', role='admin', password_hash=hash_password(password))
 
 
-def cookie_secret(state_dir: Path) -> str:
-    return os.environ.get('FLEET_COOKIE_SECRET') or read_or_create_secret(state_dir / COOKIE_SECRET_FILE)
+def cookie_secret(settings: Settings) -> str:
+    return settings.cookie_secret or read_or_create_secret(settings.state_dir / COOKIE_SECRET_FILE)
 
 
 def read_or_create_secret(path: Path) -> str:

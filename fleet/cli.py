@@ -21,10 +21,9 @@ import urllib.request
 from typing import Any, Protocol
 
 from fleet import actions
-from fleet.app import client_for
-from fleet.config import ConfigError, Settings, load
+from fleet.config import ClientSettings, ConfigError, Settings, load
 from fleet.monitor import Monitor
-from fleet.rpc import Fault, Unreachable
+from fleet.rpc import Fault, Unreachable, client_for
 from fleet.tail import read_since
 
 COMMANDS = ('status', 'start', 'stop', 'restart', 'tail')
@@ -172,7 +171,7 @@ async def run(backend: Backend, command: str, target: str | None) -> int:
     return OK if all(r['ok'] for r in results) else FAILED
 
 
-async def main(command: str, target: str | None, direct: bool, url: str | None, token: str | None) -> int:
+async def main(command: str, target: str | None, direct: bool) -> int:
     try:
         if direct:
             backend = Direct(Settings.from_env())
@@ -180,9 +179,10 @@ async def main(command: str, target: str | None, direct: bool, url: str | None, 
                 return await run(backend, command, target)
             finally:
                 backend.close()
-        if not url or not token:
+        dashboard = ClientSettings.from_env()
+        if not dashboard.url or not dashboard.token:
             raise Refused('set FLEET_URL and FLEET_TOKEN (an API token), or use --direct')
-        return await run(Dashboard(url, token), command, target)
+        return await run(Dashboard(dashboard.url, dashboard.token), command, target)
     except (Refused, ConfigError) as exc:
         print(f'fleet: {exc}', file=sys.stderr)
         return USAGE

@@ -11,7 +11,7 @@ import fnmatch
 import os
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HOME = Path(__file__).resolve().parent.parent
@@ -99,13 +99,20 @@ class Config:
 
 @dataclass(frozen=True)
 class Settings:
-    """How this process runs: from the environment, like the rest of route_check."""
+    """How the dashboard runs: from the environment, like the rest of route_check."""
 
     config_path: Path
     host: str = '127.0.0.1'
     port: int = 9001
     state_dir: Path = HOME / 'var' / 'fleet'  # generated secrets, mode 600
     secure_cookies: bool = False  # set when users reach the dashboard over https
+    # The first-run admin's password (a config without [[users]]) and the cookie secret; each is
+    # generated into state_dir when unset.
+    admin_password: str | None = field(default=None, repr=False)
+    cookie_secret: str | None = field(default=None, repr=False)
+    # (group, name) of this dashboard's own process when a supervisord runs it (it sets these
+    # variables), so the pages keep its stop button away.
+    supervised_as: tuple[str, str] | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -113,13 +120,29 @@ class Settings:
         if not path:
             raise ConfigError('set FLEET_CONFIG to the path of the config file '
                               '(see fleet/examples/fleet.toml)')
+        group, name = os.environ.get('SUPERVISOR_GROUP_NAME'), os.environ.get('SUPERVISOR_PROCESS_NAME')
         return cls(
             config_path=Path(path),
             host=os.environ.get('FLEET_HOST', cls.host),
             port=int(os.environ.get('FLEET_PORT', cls.port)),
             state_dir=Path(os.environ.get('FLEET_STATE_DIR', cls.state_dir)),
             secure_cookies=os.environ.get('FLEET_SECURE_COOKIES', '').lower() in TRUE,
+            admin_password=os.environ.get('FLEET_ADMIN_PASSWORD') or None,
+            cookie_secret=os.environ.get('FLEET_COOKIE_SECRET') or None,
+            supervised_as=(group, name) if group and name else None,
         )
+
+
+@dataclass(frozen=True)
+class ClientSettings:
+    """How the command line reaches a running dashboard."""
+
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)  # an API token (python -m fleet make-token)
+
+    @classmethod
+    def from_env(cls) -> ClientSettings:
+        return cls(url=os.environ.get('FLEET_URL') or None, token=os.environ.get('FLEET_TOKEN') or None)
 
 
 def member_matches(member: str, server: str, group: str, name: str) -> bool:

@@ -16,8 +16,9 @@ from typing import Any
 
 from fleet import actions
 from fleet.config import Group
-from fleet.monitor import RUNNING, Monitor
+from fleet.monitor import Monitor
 from fleet.rpc import Fault, Supervisor, Unreachable
+from fleet.state import RUNNING
 
 READY_TEXT = ' ready.'  # what a Celery worker logs once it consumes
 LOG_WINDOW = 1024 * 1024  # bytes of new log read per poll

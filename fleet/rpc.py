@@ -12,12 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 import xmlrpc.client
 from typing import Any
 
 from supervisor.xmlrpc import Faults
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.simple_httpclient import HTTPTimeoutError
+
+from fleet.config import Server
 
 MAX_RESPONSE = 16 * 1024 * 1024  # a process list or a log tail is far smaller
 CONNECT_TIMEOUT = 3.0  # even a long action: a host that takes longer to accept is not there
@@ -94,3 +97,12 @@ class Supervisor:
     def close(self) -> None:
         for lane in self._lanes.values():
             lane.http.close()
+
+
+def client_for(server: Server) -> Supervisor:
+    """The client for a server of the config, with the password from the variable it names."""
+    password = os.environ.get(server.password_env) if server.password_env else None
+    missing = None
+    if server.password_env and password is None:
+        missing = f'environment variable {server.password_env} (its password) is not set'
+    return Supervisor(server.url, server.username, password, missing)

@@ -12,11 +12,11 @@ from typing import Any
 
 import tornado.web
 
-import route_policy
 import tcelery
 from gateway import metrics
 from gateway.settings import FALSE, TRUE, Settings
 from probe.options import CheckOptions
+from probe.policy import Policy, TargetRefused, addresses_of, literal_addresses
 
 MAX_INT = 2**62  # so that x + y stays within 64 bits, for a worker in any language
 MAX_URI = 8 * 1024
@@ -124,7 +124,7 @@ class ApiHandler(tornado.web.RequestHandler):
         return self.application.settings['producer']
 
     @property
-    def policy(self) -> route_policy.Policy:
+    def policy(self) -> Policy:
         return self.application.settings['policy']
 
     def int_argument(self, name: str) -> int:
@@ -196,12 +196,12 @@ class ApiHandler(tornado.web.RequestHandler):
 
     async def vet(self, host: str, port: int) -> None:
         """Refuse a target before any task is sent; the worker checks again when it connects."""
-        addresses = route_policy.literal_addresses(host)
+        addresses = literal_addresses(host)
         if addresses is None:
             addresses = await self.resolve(host, port)
         try:
             self.policy.choose(host, addresses)
-        except route_policy.TargetRefused as exc:
+        except TargetRefused as exc:
             raise ApiError(403, f'target refused: {exc}') from None
 
     async def resolve(self, host: str, port: int) -> list[str]:
@@ -214,7 +214,7 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(503, 'name resolution timed out; retry later') from None
         except (OSError, UnicodeError):
             raise ApiError(400, f'{host} does not resolve') from None
-        return route_policy.addresses_of(infos)
+        return addresses_of(infos)
 
 
 def options_kwargs(options: CheckOptions) -> dict | None:

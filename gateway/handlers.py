@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from celery import states
 
-import route_policy
 import routing
 import tcelery
 from gateway.base import ApiError, ApiHandler, options_kwargs, overloaded, shown_status, unavailable
@@ -16,6 +15,7 @@ from probe.options import (
     CheckOptions,
     parse_valid_status,
 )
+from probe.policy import TargetRefused, parse_url, validate_host, validate_port
 
 
 class AddHandler(ApiHandler):
@@ -48,15 +48,15 @@ class CheckHandler(ApiHandler):
         options = self.check_options()
         try:
             if url is not None:
-                target = route_policy.parse_url(url)
+                target = parse_url(url)
                 task = routing.HTTP_CHECK_NO_RESULT if ignore_result else routing.HTTP_CHECK
                 args = [target.url, options.follow_redirects, options.timeout]
                 host, port = target.host, target.port
             else:
-                host = route_policy.validate_host(host)
-                port = route_policy.validate_port(self.get_argument('port', ''))
+                host = validate_host(host)
+                port = validate_port(self.get_argument('port', ''))
                 task, args = routing.TCP_CHECK, [host, port, options.timeout]
-        except route_policy.TargetRefused as exc:
+        except TargetRefused as exc:
             raise ApiError(400, str(exc)) from None
         await self.vet(host, port)
         kwargs = options_kwargs(options)

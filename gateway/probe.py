@@ -15,7 +15,6 @@ import time
 
 import yaml
 
-import route_policy
 import routing
 import tcelery
 from gateway.base import ApiError, ApiHandler, options_kwargs
@@ -23,6 +22,7 @@ from gateway.settings import PROBE_SLACK
 from probe import exposition
 from probe.modules import Module
 from probe.options import MAX_TIMEOUT, MIN_TIMEOUT, CheckOptions
+from probe.policy import MAX_URL_LENGTH, TargetRefused, parse_url, validate_host, validate_port
 
 TIMEOUT_OFFSET = 0.5  # blackbox_exporter's --timeout-offset default: room for the scrape's own trip
 DEFAULT_SCRAPE_TIMEOUT = 120.0  # what blackbox_exporter assumes when Prometheus sends no header
@@ -50,13 +50,13 @@ def split_target(prober: str, target: str) -> tuple[str, str, int]:
     if prober == 'http':
         if not target.startswith(('http://', 'https://')):
             target = f'http://{target}'
-        parsed = route_policy.parse_url(target)
+        parsed = parse_url(target)
         return parsed.url, parsed.host, parsed.port
     host, colon, port = target.rpartition(':')
     if not colon:
-        raise route_policy.TargetRefused(f'target {target[:60]!r} is not host:port')
-    host = route_policy.validate_host(host)
-    return host, host, route_policy.validate_port(port)
+        raise TargetRefused(f'target {target[:60]!r} is not host:port')
+    host = validate_host(host)
+    return host, host, validate_port(port)
 
 
 class ProbeHandler(ApiHandler):
@@ -70,8 +70,8 @@ class ProbeHandler(ApiHandler):
         target = self.get_argument('target', '')
         if not target:
             raise ApiError(400, 'Target parameter is missing')
-        if len(target) > route_policy.MAX_URL_LENGTH:
-            raise ApiError(400, f'target is longer than {route_policy.MAX_URL_LENGTH} characters')
+        if len(target) > MAX_URL_LENGTH:
+            raise ApiError(400, f'target is longer than {MAX_URL_LENGTH} characters')
         name = self.get_argument('module', 'http_2xx')
         module = self.modules.get(name)
         if module is None:
@@ -104,7 +104,7 @@ class ProbeHandler(ApiHandler):
         try:
             url_or_host, host, port = split_target(prober, target)
             await self.vet(host, port)
-        except route_policy.TargetRefused as exc:
+        except TargetRefused as exc:
             logs.append(f'target refused, no check sent: {exc}')
             return None
         except ApiError as exc:

@@ -16,10 +16,10 @@ from urllib.parse import urljoin
 
 import httptools
 
-import route_policy
 from probe import resolve, tls
 from probe.failures import describe
 from probe.options import CheckOptions
+from probe.policy import HttpTarget, Policy, TargetRefused, parse_url
 
 BODY_CAP = 64 * 1024  # bytes read from a response at most
 MAX_REDIRECTS = 5
@@ -101,7 +101,7 @@ class _Response(asyncio.Protocol):
             self.done.exception()  # marked retrieved: a check that failed on first_byte never awaits it
 
 
-def _request(method: str, target: route_policy.HttpTarget) -> bytes:
+def _request(method: str, target: HttpTarget) -> bytes:
     return (f'{method} {target.path} HTTP/1.1\r\nHost: {target.netloc}\r\nUser-Agent: {USER_AGENT}\r\n'
             'Accept: */*\r\nConnection: close\r\n\r\n').encode('latin-1')
 
@@ -110,10 +110,10 @@ def _next_hop(url: str, location: str) -> str:
     try:
         return urljoin(url, location)
     except ValueError as exc:  # e.g. an unbalanced "[" in the Location's host
-        raise route_policy.TargetRefused(f'redirect to a malformed URL: {exc}') from None
+        raise TargetRefused(f'redirect to a malformed URL: {exc}') from None
 
 
-async def check(url: str, options: CheckOptions, policy: route_policy.Policy) -> dict[str, Any]:
+async def check(url: str, options: CheckOptions, policy: Policy) -> dict[str, Any]:
     """Request ``url`` and report ``{ok, status, latency_ms, bytes, error, url, ...}``: see README."""
     started = time.perf_counter()
     phases = dict.fromkeys(PHASES, 0.0)
@@ -122,7 +122,7 @@ async def check(url: str, options: CheckOptions, policy: route_policy.Policy) ->
     try:
         async with asyncio.timeout(options.timeout):
             await _hops(url, options, policy, result, phases)
-    except route_policy.TargetRefused as exc:
+    except TargetRefused as exc:
         result['error'] = f'refused: {exc}'
     except (OSError, TimeoutError) as exc:  # ssl.SSLError is an OSError
         result['error'] = describe(exc)
@@ -132,11 +132,11 @@ async def check(url: str, options: CheckOptions, policy: route_policy.Policy) ->
     return result
 
 
-async def _hops(url: str, options: CheckOptions, policy: route_policy.Policy, result: dict[str, Any],
+async def _hops(url: str, options: CheckOptions, policy: Policy, result: dict[str, Any],
                 phases: dict[str, float]) -> None:
     loop = asyncio.get_running_loop()
     for hop in range(MAX_REDIRECTS + 1):
-        target = route_policy.parse_url(url)
+        target = parse_url(url)
         began = time.perf_counter()
         address = await resolve.vetted_address(target.host, target.port, options, policy)
         connecting = time.perf_counter()

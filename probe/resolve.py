@@ -10,8 +10,8 @@ import asyncio
 import ipaddress
 import socket
 
-import route_policy
 from probe.options import CheckOptions
+from probe.policy import Policy, TargetRefused, addresses_of, literal_addresses
 
 _FAMILY = {'ip4': socket.AF_INET, 'ip6': socket.AF_INET6}
 _OTHER = {'ip4': 'ip6', 'ip6': 'ip4'}
@@ -23,12 +23,12 @@ async def _lookup(host: str, port: int, family: int) -> list[str]:
         infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError):
         return []
-    return route_policy.addresses_of(infos)
+    return addresses_of(infos)
 
 
 async def addresses(host: str, port: int, options: CheckOptions) -> list[str]:
     """The addresses to try, in order: of the preferred protocol, else (with fallback) the other's."""
-    literal = route_policy.literal_addresses(host)
+    literal = literal_addresses(host)
     if literal is not None:
         return literal
     preferred = options.ip_protocol
@@ -39,11 +39,11 @@ async def addresses(host: str, port: int, options: CheckOptions) -> list[str]:
         if not found and options.ip_fallback:
             found = await _lookup(host, port, _FAMILY[_OTHER[preferred]])
     if not found:
-        raise route_policy.TargetRefused(f'{host} does not resolve')
+        raise TargetRefused(f'{host} does not resolve')
     return found
 
 
-async def vetted_address(host: str, port: int, options: CheckOptions, policy: route_policy.Policy) -> str:
+async def vetted_address(host: str, port: int, options: CheckOptions, policy: Policy) -> str:
     """The address to connect to: every address the name has must pass the policy."""
     return policy.choose(host, await addresses(host, port, options))
 

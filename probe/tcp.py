@@ -10,15 +10,15 @@ import asyncio
 import time
 from typing import Any
 
-import route_policy
 from probe import resolve, tls
 from probe.failures import describe
 from probe.options import CheckOptions
+from probe.policy import Policy, TargetRefused
 
 PHASES = ('resolve', 'connect', 'tls')
 
 
-async def check(host: str, port: int, options: CheckOptions, policy: route_policy.Policy) -> dict[str, Any]:
+async def check(host: str, port: int, options: CheckOptions, policy: Policy) -> dict[str, Any]:
     """Connect to ``host:port`` and report ``{ok, latency_ms, error, phases_ms, address, ...}``."""
     started = time.perf_counter()
     phases = dict.fromkeys(PHASES, 0.0)
@@ -27,7 +27,7 @@ async def check(host: str, port: int, options: CheckOptions, policy: route_polic
         async with asyncio.timeout(options.timeout):
             await _connect(host, port, options, policy, result, phases)
         result['ok'] = True
-    except route_policy.TargetRefused as exc:
+    except TargetRefused as exc:
         result['error'] = f'refused: {exc}'
     except (OSError, TimeoutError) as exc:
         result['error'] = describe(exc)
@@ -37,7 +37,7 @@ async def check(host: str, port: int, options: CheckOptions, policy: route_polic
     return result
 
 
-async def _connect(host: str, port: int, options: CheckOptions, policy: route_policy.Policy,
+async def _connect(host: str, port: int, options: CheckOptions, policy: Policy,
                    result: dict[str, Any], phases: dict[str, float]) -> None:
     loop = asyncio.get_running_loop()
     began = time.perf_counter()

@@ -1,7 +1,7 @@
 # Source me: what supervisord.conf expands (%(ENV_...)s must be set, or supervisord refuses the
 # file), with safe defaults, and the generated secrets. Settings that the programs read themselves
 # (BROKER_URL, RESULT_BACKEND, WEB_*, CHECK_ALLOW) have their one default in the Python code that
-# reads them (celeryconfig.py, web.py, route_policy.py); set them here only to override.
+# reads them (celeryconfig.py, web.py, probe/policy.py); set them here only to override.
 # Anything already set in the environment wins. Secrets are generated on first use into
 # var/secrets.env (mode 600, git-ignored); there is no default password anywhere.
 # shellcheck shell=bash

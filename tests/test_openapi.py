@@ -20,7 +20,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-import route_policy
+from probe.policy import TargetRefused, parse_url, validate_host
 from testbed.process import ROOT, Proc
 from tests.processes import start_web
 from tests.upstream import Upstream
@@ -53,7 +53,7 @@ def well_formed(value: object, validate: Callable[[str], object]) -> bool:
         return False
     try:
         validate(value)
-    except route_policy.TargetRefused:
+    except TargetRefused:
         return False
     return True
 
@@ -62,9 +62,9 @@ def confine(query: dict | None, upstream: Upstream) -> None:
     """Point a well-formed target at the upstream; malformed ones stay, for the gateway to refuse."""
     if not query:
         return
-    if well_formed(query.get('url'), route_policy.parse_url):
+    if well_formed(query.get('url'), parse_url):
         query['url'] = f'{urlsplit(query["url"]).scheme}://{UPSTREAM_HOST}:{upstream.port}/fuzz'
-    if well_formed(query.get('host'), route_policy.validate_host):
+    if well_formed(query.get('host'), validate_host):
         query['host'] = UPSTREAM_HOST
 
 

@@ -7,8 +7,16 @@ import re
 import pytest
 
 import check_worker
-import route_policy
-from route_policy import Policy, TargetRefused
+from probe.policy import (
+    SPECIAL_PURPOSE,
+    IPNetwork,
+    Policy,
+    TargetRefused,
+    embedded_ipv4,
+    normalise_host,
+    parse_url,
+    resolve,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -69,15 +77,15 @@ CARRIED = {
 
 @pytest.mark.parametrize('host', REFUSED_SPELLINGS.values(), ids=REFUSED_SPELLINGS.keys())
 def test_refused_spelling(host: str) -> None:
-    host = route_policy.normalise_host(host)
+    host = normalise_host(host)
     with pytest.raises(TargetRefused):
-        STRICT.choose(host, route_policy.resolve(host, 80))
+        STRICT.choose(host, resolve(host, 80))
 
 
 @pytest.mark.parametrize('address, carried', CARRIED.values(), ids=CARRIED.keys())
 def test_an_ipv6_form_carrying_a_refused_ipv4_is_refused(address: str, carried: str) -> None:
     with pytest.raises(TargetRefused, match=re.escape(carried)):
-        STRICT.choose(address, route_policy.resolve(address, 80))
+        STRICT.choose(address, resolve(address, 80))
     if not address.startswith('::ffff:'):  # the mapped form is the IPv4 address itself
         assert STRICT.refusal(address, address).startswith(f'{address} embeds {carried} (')
     assert STRICT.refusal('evil.example', address).startswith('evil.example resolves to ')
@@ -113,11 +121,11 @@ def test_allowing_the_carried_ipv4_alone_does_not_open_the_ipv6_form() -> None:
     assert Policy.from_env('127.0.0.0/8, 2002:7f00::/24').refusal('a', '2002:7f00:1::') is None
 
 
-@pytest.mark.parametrize('network, name', route_policy.SPECIAL_PURPOSE, ids=str)
-def test_each_special_purpose_entry_is_refused_and_can_be_opened(network: route_policy.IPNetwork,
+@pytest.mark.parametrize('network, name', SPECIAL_PURPOSE, ids=str)
+def test_each_special_purpose_entry_is_refused_and_can_be_opened(network: IPNetwork,
                                                                  name: str) -> None:
     address = network[-2] if network.num_addresses > 2 else network[0]  # 240/4 ends in its own entry
-    carried = [str(inner) for _form, inner in route_policy.embedded_ipv4(address)]
+    carried = [str(inner) for _form, inner in embedded_ipv4(address)]
     reason = STRICT.refusal('a', str(address))
     assert reason is not None and (carried or reason.endswith(f'({name})')), reason
     assert Policy.from_env(','.join([str(network), *carried])).refusal('a', str(address)) is None
@@ -126,7 +134,7 @@ def test_each_special_purpose_entry_is_refused_and_can_be_opened(network: route_
 def test_this_machines_name_resolves_to_a_refused_address() -> None:
     import socket
     name = socket.gethostname()
-    addresses = route_policy.resolve(name, 80)
+    addresses = resolve(name, 80)
     if all(STRICT.refusal(name, a) is None for a in addresses):
         pytest.skip(f'{name} resolves to public addresses here')
     with pytest.raises(TargetRefused, match='resolves to'):
@@ -172,14 +180,14 @@ def test_allow_list_opens_exactly_what_it_names() -> None:
 ])
 def test_malformed_urls_are_refused(url: str, reason: str) -> None:
     with pytest.raises(TargetRefused, match=reason):
-        route_policy.parse_url(url)
+        parse_url(url)
 
 
 def test_parse_url_keeps_what_the_request_needs() -> None:
-    target = route_policy.parse_url('HTTP://[::1]:8080/a/b?c=d')
+    target = parse_url('HTTP://[::1]:8080/a/b?c=d')
     assert (target.scheme, target.host, target.port, target.netloc, target.path) == \
         ('http', '::1', 8080, '[::1]:8080', '/a/b?c=d')
-    assert route_policy.parse_url('https://Example.COM').port == 443
+    assert parse_url('https://Example.COM').port == 443
 
 
 def test_worker_check_refuses_what_resolves_to_a_refused_address() -> None:

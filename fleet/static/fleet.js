@@ -6,13 +6,14 @@
 const view = document.body.dataset.view;
 const mayControl = document.body.dataset.control === 'yes';  // start, stop, restart
 const mayManage = document.body.dataset.manage === 'yes';  // signals, reread & update, audit log
-const SIGNALS = ['HUP', 'USR1', 'USR2', 'TERM'];
+const SIGNALS = document.body.dataset.signals.split(' ');  // fleet/actions.py
 const xsrf = document.querySelector('meta[name="xsrf-token"]').content;
 const TAIL_EVERY = 1000;  // ms between log polls
 const TAIL_KEEP = 200000;  // characters of log kept on screen
 
-const HISTORY = 300;  // points per host sparkline: 5 minutes of polls at the default interval
-const PROCESS_HISTORY = 120;  // per process sparkline: 2 minutes (fleet/monitor.py)
+// Points per sparkline, as many as the server keeps (fleet/state.py).
+const HISTORY = Number(document.body.dataset.history);
+const PROCESS_HISTORY = Number(document.body.dataset.processHistory);
 const fleet = {servers: {}, groups: [], processes: {}, history: {}, processHistory: {}, clockOffset: 0};
 const selected = new Set();
 

@@ -5,13 +5,17 @@ from __future__ import annotations
 import math
 from urllib.parse import urlparse
 
+from fleet.actions import SIGNALS
 from fleet.auth import authenticate
 from fleet.config import User
 from fleet.handlers import SESSION_COOKIE, SESSION_DAYS, BaseHandler, PageHandler
 from fleet.sessions import LoginLimit
+from fleet.state import HISTORY, PROCESS_HISTORY
 
 VIEWS = {'groups': 'Groups', 'servers': 'Servers', 'processes': 'All processes', 'audit': 'Audit log'}
 NEEDS = {'audit': 'manage'}  # views only some roles see
+# What fleet.js must agree with the server on, served rather than copied into it.
+PAGE_LIMITS = {'signals': ' '.join(SIGNALS), 'history': HISTORY, 'process-history': PROCESS_HISTORY}
 
 
 class DashboardPage(PageHandler):
@@ -23,7 +27,7 @@ class DashboardPage(PageHandler):
         if self.view in NEEDS:
             self.require(NEEDS[self.view])
         views = {name: title for name, title in VIEWS.items() if name not in NEEDS or user.may(NEEDS[name])}
-        self.render('dashboard.html', view=self.view, views=views, user=user)
+        self.render('dashboard.html', view=self.view, views=views, user=user, limits=PAGE_LIMITS)
 
 
 class LoginPage(BaseHandler):

@@ -229,7 +229,7 @@ def test_a_reload_removing_a_user_ends_its_sessions(fleet_factory, supervisors):
 def test_an_empty_cookie_secret_file_is_refused(tmp_path, supervisors):
     (tmp_path / auth.COOKIE_SECRET_FILE).write_text('\n')
     with pytest.raises(config.ConfigError, match='no usable secret'):
-        auth.cookie_secret(tmp_path)
+        auth.cookie_secret(config.Settings(config_path=tmp_path / 'fleet.toml', state_dir=tmp_path))
 
 
 def test_a_trusted_proxy_header_logs_in_configured_users_only_when_enabled(fleet, fleet_factory, supervisors):

@@ -11,17 +11,17 @@ from urllib.parse import urlencode
 from tornado.httpclient import HTTPResponse
 from tornado.testing import AsyncHTTPTestCase
 
-import route_policy
 import routing
 import tcelery
 import web
 from gateway import base as gateway_base
 from probe.options import DEFAULT_TIMEOUT
+from probe.policy import Policy
 from tests.bad_requests import BAD_REQUESTS, SSRF_TARGETS, TCP_SSRF_HOSTS
 
 TASK_ID = '6f1c8a8e-3b0e-4d57-9a39-2f0c3e4b5a61'
-LOOPBACK_ALLOWED = route_policy.Policy.from_env('127.0.0.0/8')
-STRICT = route_policy.Policy.from_env('')
+LOOPBACK_ALLOWED = Policy.from_env('127.0.0.0/8')
+STRICT = Policy.from_env('')
 
 
 class FakeProducer:
