@@ -31,6 +31,7 @@ class Server:
     url: str
     username: str | None = None
     password_env: str | None = None
+    location: str | None = None  # where its check workers check from (its LOCATION), shown beside it
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,8 @@ def load(path: Path) -> Config:
 
 def parse(raw: dict) -> Config:
     servers = tuple(Server(name=_name(s['name'], 'server'), url=s['url'], username=s.get('username'),
-                           password_env=s.get('password_env')) for s in raw.get('servers', []))
+                           password_env=s.get('password_env'), location=s.get('location'))
+                    for s in raw.get('servers', []))
     if not servers:
         raise ValueError('no [[servers]] configured')
     _unique('server', [s.name for s in servers])

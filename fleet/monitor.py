@@ -36,7 +36,7 @@ class Monitor:
         self.config = config
         self.clients = clients
         self.alerts = alerts
-        self.servers = {s.name: ServerState(s.name, s.url) for s in config.servers}
+        self.servers = {s.name: ServerState(s.name, s.url, s.location) for s in config.servers}
         self._pokes = {name: asyncio.Event() for name in self.servers}
         self._subscribers: set[asyncio.Queue] = set()
         self._tasks: list[asyncio.Task] = []

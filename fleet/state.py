@@ -47,6 +47,7 @@ class Process:
 class ServerState:
     name: str
     url: str
+    location: str | None = None  # from its config entry
     reachable: bool = False
     error: str | None = 'not polled yet'
     state: str | None = None  # supervisord's own: RUNNING, RESTARTING, SHUTDOWN...
@@ -59,5 +60,5 @@ class ServerState:
         default_factory=lambda: defaultdict(lambda: deque(maxlen=PROCESS_HISTORY)))
 
     def summary(self) -> dict[str, Any]:
-        return {'name': self.name, 'url': self.url, 'reachable': self.reachable, 'error': self.error,
-                'state': self.state, 'failing_since': self.failing_since}
+        return {'name': self.name, 'url': self.url, 'location': self.location, 'reachable': self.reachable,
+                'error': self.error, 'state': self.state, 'failing_since': self.failing_since}

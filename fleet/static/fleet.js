@@ -246,6 +246,8 @@ function renderServers() {
     return el('section', {class: 'card', 'data-server': server.name},
       el('header', {},
         el('h2', {}, server.name),
+        server.location ? el('span', {class: 'location', title: 'where its check workers check from'},
+          server.location) : null,
         el('span', {class: 'muted'}, server.url),
         serverBadge(server),
         hostStats(server.name),

@@ -183,7 +183,7 @@ class Fleet:
         lines = ['[fleet]', *(f'{k} = {v}' for k, v in self.options.items()), '']
         for s in self.servers:
             lines += ['[[servers]]', f'name = "{s.name}"', f'url = "{s.url}"', 'username = "fleet"',
-                      f'password_env = "{s.password_env}"', '']
+                      f'password_env = "{s.password_env}"', f'location = "dc-{s.name}"', '']
         for name, members in self.groups.items():
             lines += ['[[groups]]', f'name = "{name}"', f'members = {members!r}'.replace("'", '"'), '']
         for kind, entries in (('users', users or []), ('tokens', TOKENS)):

@@ -24,7 +24,8 @@ def test_server_lists_its_processes_with_state_and_why_fatal(fleet, admin):
     assert by_id['alpha:broken:broken']['state'] == 'FATAL'
     assert ids(fleet.get(admin, '/api/servers/beta')['processes']) == {'beta:sleeper:sleeper', 'beta:web:web'}
     servers = fleet.get(admin, '/api/servers')['servers']
-    assert [(s['name'], s['processes']) for s in servers] == [('alpha', 8), ('beta', 2)]
+    assert [(s['name'], s['processes'], s['location']) for s in servers] == [('alpha', 8, 'dc-alpha'),
+                                                                              ('beta', 2, 'dc-beta')]
     assert admin.get(f'{fleet.base}/api/servers/nope', timeout=5).status_code == 404
 
 

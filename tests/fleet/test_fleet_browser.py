@@ -27,6 +27,7 @@ def test_servers_view_shows_both_hosts(page, fleet):
     for name in ('alpha', 'beta'):
         section = page.locator(f'section[data-server="{name}"]')
         sync_api.expect(section.locator('header .badge')).to_have_text('RUNNING')
+        sync_api.expect(section.locator('header .location')).to_have_text(f'dc-{name}')  # from its config
     sync_api.expect(page.locator('#live')).to_have_text('live')
     fatal = page.locator('tr[data-id="alpha:missing:missing"]')
     sync_api.expect(fatal.locator('.state')).to_have_text('FATAL')
