@@ -52,7 +52,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis
 
-bench: venv services
+bench: venv services prometheus
 	bash scripts/bench_tools.sh
 	source scripts/env.sh && $(PY) -m bench $(BENCH_ARGS)
 	source scripts/env.sh && $(PY) -m bench.experiments.metrics_cost

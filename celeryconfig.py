@@ -8,7 +8,7 @@ from multiprocessing import cpu_count
 
 from kombu import Exchange, Queue
 
-from routing import ADD, HTTP_CHECK, HTTP_CHECK_NO_RESULT, QUEUE_OF, TCP_CHECK
+from routing import ADD, CHECK_MANY, HTTP_CHECK, HTTP_CHECK_NO_RESULT, QUEUE_OF, TCP_CHECK
 
 # The defaults of BROKER_URL and RESULT_BACKEND are written here only (see scripts/env.sh).
 broker_url = os.environ.get('BROKER_URL', 'amqp://guest:guest@127.0.0.1:5672//')
@@ -31,7 +31,7 @@ _queue_arguments = {'x-queue-type': 'quorum'} if task_default_queue_type == 'quo
 # Route checks are persistent: their exchange says so, and Celery copies that onto each message.
 _route_check = Exchange('route_check', type='direct', delivery_mode='persistent')
 _exchange_of = {ADD: Exchange('add'), TCP_CHECK: _route_check, HTTP_CHECK: _route_check,
-                HTTP_CHECK_NO_RESULT: _route_check}
+                HTTP_CHECK_NO_RESULT: _route_check, CHECK_MANY: _route_check}
 task_queues = (
     Queue('default', Exchange('default'), routing_key='default', queue_arguments=_queue_arguments),
     *(Queue(queue, _exchange_of[task], routing_key=queue, queue_arguments=_queue_arguments)

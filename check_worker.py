@@ -9,7 +9,11 @@ the check did its job.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
+
+from celery import Task, signals
+from celery.apps.worker import Worker
 
 import probe.http
 import probe.tcp
@@ -49,24 +53,29 @@ def _http_task(url: str, follow_redirects: bool, timeout: float,
     return http_check(url, chosen)
 
 
+def _located(task: Task, result: dict[str, Any]) -> dict[str, Any]:
+    """The result, saying where it was checked from: the worker's location (routing.location_of)."""
+    return {**result, 'location': routing.location_of(task.request.hostname or '')}
+
+
 # Idempotent by nature (a GET, a HEAD or a TCP connect), so a redelivery after a crash is harmless.
-@app.task(expires=routing.CHECK_EXPIRES)
-def check(url: str, follow_redirects: bool = False, timeout: float = DEFAULT_TIMEOUT,
+@app.task(bind=True, expires=routing.CHECK_EXPIRES)
+def check(self: Task, url: str, follow_redirects: bool = False, timeout: float = DEFAULT_TIMEOUT,
           options: dict[str, Any] | None = None) -> dict[str, Any]:
     """The HTTP(S) check of ``url``; ``options`` are CheckOptions.to_task()'s."""
-    return _http_task(url, follow_redirects, timeout, options)
+    return _located(self, _http_task(url, follow_redirects, timeout, options))
 
 
-@app.task(expires=routing.CHECK_EXPIRES)
-def common_check(host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
+@app.task(bind=True, expires=routing.CHECK_EXPIRES)
+def common_check(self: Task, host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
                  options: dict[str, Any] | None = None) -> dict[str, Any]:
     """The TCP connect check of ``host:port`` (the seed's name); ``options`` as for ``check``."""
     try:
         chosen = CheckOptions.from_task(options, timeout=timeout)
         port = validate_port(port)
     except (BadOption, TargetRefused) as exc:
-        return _refused(exc)
-    return tcp_check(host, port, chosen)
+        return _located(self, _refused(exc))
+    return _located(self, tcp_check(host, port, chosen))
 
 
 @app.task(ignore_result=True, expires=routing.CHECK_EXPIRES)
@@ -74,3 +83,45 @@ def check_ignore_result(url: str, follow_redirects: bool = False, timeout: float
                         options: dict[str, Any] | None = None) -> dict[str, Any]:
     """``check`` for callers that do not wait: it stores no result."""
     return _http_task(url, follow_redirects, timeout, options)
+
+
+async def _check_one(target: dict[str, Any]) -> dict[str, Any]:
+    """One target of a chunk, in the task form POST /checks sends (gateway/bulk.py)."""
+    options = target.get('options')
+    try:
+        if 'url' in target:
+            chosen = CheckOptions.from_task(options, follow_redirects=bool(target.get('follow_redirects')),
+                                            timeout=target.get('timeout', DEFAULT_TIMEOUT))
+            return await probe.http.check(target['url'], chosen, ENV_POLICY)
+        chosen = CheckOptions.from_task(options, timeout=target.get('timeout', DEFAULT_TIMEOUT))
+        return await probe.tcp.check(target['host'], validate_port(target['port']), chosen, ENV_POLICY)
+    except (BadOption, TargetRefused, KeyError, TypeError) as exc:
+        return _refused(exc if isinstance(exc, ValueError) else ValueError(f'malformed target: {exc!r}'))
+
+
+async def _check_all(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return list(await asyncio.gather(*(_check_one(target) for target in targets)))
+
+
+@app.task(bind=True, expires=routing.CHECK_EXPIRES)
+def check_many(self: Task, targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A chunk of checks, run at once on this thread's loop, each bounded by its own timeout and
+    held to every rule of a single check. Results in the targets' order. Redelivered after a
+    crash, the whole chunk runs again (its checks are idempotent)."""
+    location = routing.location_of(self.request.hostname or '')
+    return [{**result, 'location': location} for result in run(_check_all(targets))]
+
+
+@signals.celeryd_after_setup.connect
+def _consume_location_queues(sender: str, instance: Worker, **_: Any) -> None:
+    """A check worker (``check.<location>@host``) also takes its location's queues, made as
+    Celery makes any queue it was not told of (``queues[name]``), so the gateway, sending there
+    by name, declares them alike: an exchange of the same name, QUEUE_TYPE's queue type."""
+    location = routing.location_of(sender)
+    queues = instance.app.amqp.queues
+    if location is None or routing.QUEUE_OF[routing.HTTP_CHECK] not in queues.consume_from:
+        return
+    if not routing.LOCATION_NAME.fullmatch(location):
+        raise SystemExit(f'location {location!r} of {sender}: letters, digits, - and _ only (LOCATION)')
+    for name in routing.located_queues(location):
+        queues.select_add(queues[name])

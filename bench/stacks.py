@@ -7,6 +7,7 @@ left over from the previous stack reaches it) and the bench's own Redis database
 from __future__ import annotations
 
 import contextlib
+import json
 import sys
 import tempfile
 import time
@@ -21,6 +22,7 @@ import redis
 import routing
 from bench import sysstat
 from bench.load import CPUS
+from testbed.blackbox import blackbox_exporter
 from testbed.private_rabbit import PrivateCluster, PrivateRabbit
 from testbed.process import ROOT, VENV_BIN, Proc, child_env, free_port, wait_for
 from testbed.vhosts import Vhost
@@ -117,10 +119,10 @@ def celery_worker(
     concurrency: int,
     queues: tuple[str, ...],
     app: str = 'main',
+    node: str | None = None,
 ) -> Proc:
-    proc = stack.enter_context(
-        running(Proc(name, worker_argv(name, pool, concurrency, queues, app), env, log_dir))
-    )
+    argv = worker_argv(node or name, pool, concurrency, queues, app)
+    proc = stack.enter_context(running(Proc(name, argv, env, log_dir)))
     proc.wait_log('ready.')
     return proc
 
@@ -215,6 +217,26 @@ def celery_gateway(
 
 
 @contextmanager
+def two_locations(log_dir: Path, redis_url: str, web_count: int, check_concurrency: int) -> Iterator[Stack]:
+    """c with its check worker split in two of half the threads each, at locations east and west
+    (node names check.east@bench, check.west@bench): for /check from=all against a single check."""
+    with ExitStack() as stack:
+        vhost, env = stack.enter_context(isolated(log_dir, redis_url))
+        workers = [celery_worker(stack, f'worker-check-{place}', env, log_dir, 'threads',
+                                 max(1, check_concurrency // 2), routing.CHECK_WORKER_QUEUES,
+                                 node=f'check.{place}@bench') for place in ('east', 'west')]
+        webs, url = web_processes(stack, 'located-web', [sys.executable, 'web.py'], env, log_dir, web_count)
+
+        def both_live() -> bool:
+            with urllib.request.urlopen(f'{url}/locations', timeout=2) as answer:
+                return set(json.load(answer)['locations']) == {'east', 'west'}
+
+        wait_for(both_live, 30, 0.1, 'east and west live at every web process')
+        yield Stack(url, {'web': [p.pid for p in webs], 'worker': [w.pid for w in workers]}, vhost,
+                    [p.pid for p in webs])
+
+
+@contextmanager
 def tornado_floor(log_dir: Path, web_count: int) -> Iterator[Stack]:
     """floor: N bench/apps/tornado_floor.py, Tornado answering /check after the upstream's wait with
     nothing behind it: the part of web.py's CPU that Tornado and the loop take."""
@@ -222,6 +244,14 @@ def tornado_floor(log_dir: Path, web_count: int) -> Iterator[Stack]:
         argv = [sys.executable, '-m', 'bench.apps.tornado_floor']
         webs, url = web_processes(stack, 'floor-web', argv, child_env(), log_dir, web_count)
         yield Stack(url, {'web': [p.pid for p in webs]})
+
+
+@contextmanager
+def blackbox(log_dir: Path) -> Iterator[Stack]:
+    """Debian's blackbox_exporter reading the shipped probe.yml, the file our /probe reads: the
+    reference for single probes, one Go process doing the check itself."""
+    with blackbox_exporter(ROOT / 'probe.yml', log_dir) as (url, pid):
+        yield Stack(url, {'exporter': [pid]})
 
 
 @dataclass

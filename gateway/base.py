@@ -14,8 +14,7 @@ import tornado.web
 
 import tcelery
 from gateway import metrics
-from gateway.settings import FALSE, TRUE, Settings
-from probe.options import CheckOptions
+from gateway.settings import Settings
 from probe.policy import Policy, TargetRefused, addresses_of, literal_addresses
 
 MAX_INT = 2**62  # so that x + y stays within 64 bits, for a worker in any language
@@ -111,9 +110,15 @@ class ApiHandler(tornado.web.RequestHandler):
             self.finish({'error': exc.message, **exc.extra})
         else:  # tornado's own 4xx (e.g. 405) or an unexpected 500: the reason phrase only
             if status_code == 405:  # RFC 9110: a 405 lists the methods there are
-                self.set_header('Allow', 'GET')
+                self.set_header('Allow', ', '.join(self.allowed_methods()))
             self.refusal = self._reason
             self.finish({'error': self._reason})
+
+    def allowed_methods(self) -> list[str]:
+        """The methods this handler defines (tornado's base class answers the rest with 405)."""
+        base = tornado.web.RequestHandler
+        return [method for method in self.SUPPORTED_METHODS
+                if getattr(type(self), method.lower()) is not getattr(base, method.lower())]
 
     @property
     def web_settings(self) -> Settings:
@@ -137,44 +142,28 @@ class ApiHandler(tornado.web.RequestHandler):
             raise ApiError(400, f'{name} must be between {-MAX_INT} and {MAX_INT}')
         return value
 
-    def bool_argument(self, name: str) -> bool:
-        raw = self.get_argument(name, '').strip().lower()
-        if raw not in TRUE | FALSE:
-            raise ApiError(400, f'{name} must be 1 or 0, got {raw[:20]!r}')
-        return raw in TRUE
-
-    def float_argument(self, name: str, default: float, low: float, high: float) -> float:
-        raw = self.get_argument(name, None)
-        if raw is None:
-            return default
-        try:
-            value = float(raw)
-        except ValueError:
-            raise ApiError(400, f'{name} must be a number, got {raw[:20]!r}') from None
-        if not low <= value <= high:
-            raise ApiError(400, f'{name} must be between {low:g} and {high:g}')
-        return value
-
     @property
     def task_headers(self) -> dict[str, str]:
         """Headers of the task's message: the worker logs the request id, Flower shows it."""
         return {'request_id': self.request_id or ''}
 
-    async def result_of(self, task: str, args: list, kwargs: dict | None, wait: float) -> tcelery.TaskResult:
-        """Send the task and wait for its result: ResultTimeout and ResultBackendUnavailable are
-        the caller's to answer; a task that was not sent is a 503 here."""
+    async def result_of(self, task: str, args: list, kwargs: dict | None, wait: float,
+                        queue: str | None = None) -> tcelery.TaskResult:
+        """Send the task (to ``queue``, else its own) and wait for its result: ResultTimeout and
+        ResultBackendUnavailable are the caller's to answer; a task that was not sent is a 503 here."""
         try:
             return await self.producer.apply_async(task, args, kwargs, timeout=wait,
-                                                   headers=self.task_headers)
+                                                   headers=self.task_headers, queue=queue)
         except tcelery.BrokerUnavailable as exc:
             raise unavailable(exc) from None
         except tcelery.Overloaded as exc:
             raise overloaded(exc) from None
 
-    async def run_task(self, task: str, args: list, kwargs: dict | None = None) -> tcelery.TaskResult | None:
+    async def run_task(self, task: str, args: list, kwargs: dict | None = None,
+                       queue: str | None = None) -> tcelery.TaskResult | None:
         """Run the task and return its result; or answer 202/503 and return None."""
         try:
-            result = await self.result_of(task, args, kwargs, self.web_settings.wait)
+            result = await self.result_of(task, args, kwargs, self.web_settings.wait, queue)
         except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
             metrics.RESULT_WAITS_ACCEPTED.labels(
                 'timeout' if isinstance(exc, tcelery.ResultTimeout) else 'result_backend_unavailable').inc()
@@ -215,14 +204,6 @@ class ApiHandler(tornado.web.RequestHandler):
         except (OSError, UnicodeError):
             raise ApiError(400, f'{host} does not resolve') from None
         return addresses_of(infos)
-
-
-def options_kwargs(options: CheckOptions) -> dict | None:
-    """The task's ``options`` kwarg: only what the positional arguments do not already say, and
-    nothing at all for a plain check, whose message stays the seed's shape."""
-    given = {name: value for name, value in options.to_task().items()
-             if name not in ('timeout', 'follow_redirects')}
-    return {'options': given} if given else None
 
 
 def unavailable(exc: tcelery.BrokerUnavailable) -> ApiError:

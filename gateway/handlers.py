@@ -6,16 +6,8 @@ from celery import states
 
 import routing
 import tcelery
-from gateway.base import ApiError, ApiHandler, options_kwargs, overloaded, shown_status, unavailable
-from probe.options import (
-    DEFAULT_TIMEOUT,
-    MAX_TIMEOUT,
-    MIN_TIMEOUT,
-    BadOption,
-    CheckOptions,
-    parse_valid_status,
-)
-from probe.policy import TargetRefused, parse_url, validate_host, validate_port
+from gateway import locations, targets
+from gateway.base import ApiError, ApiHandler, overloaded, shown_status, unavailable
 
 
 class AddHandler(ApiHandler):
@@ -30,61 +22,45 @@ class AddHandler(ApiHandler):
 
 class CheckHandler(ApiHandler):
     """``?url=`` for an HTTP(S) check, ``?host=&port=`` for a TCP connect check; the options of
-    CheckOptions as arguments (README, "What a check reports")."""
+    CheckOptions as arguments (README, "What a check reports"); ``from=`` the locations to check
+    from (gateway/locations.py), with ``quorum=`` for the verdict of several."""
 
     endpoint = '/check'
-    URL_ONLY = ('valid_status', 'method', 'body_matches', 'body_not_matches', 'follow_redirects',
-                'ignore_result')
 
     async def get(self) -> None:
-        url, host = self.get_argument('url', None), self.get_argument('host', None)
-        if (url is None) == (host is None):
-            raise ApiError(400, 'give either url, or host and port')
-        if host is not None and (given := [name for name in self.URL_ONLY if name in self.request.arguments]):
-            raise ApiError(400, f'{given[0]} applies to url checks only')
-        if url is not None and 'tls' in self.request.arguments:
-            raise ApiError(400, 'tls applies to host and port checks only; a url says its scheme')
-        ignore_result = self.bool_argument('ignore_result')
-        options = self.check_options()
+        arguments = {name: self.get_arguments(name, strip=False) for name in self.request.query_arguments}
         try:
-            if url is not None:
-                target = parse_url(url)
-                task = routing.HTTP_CHECK_NO_RESULT if ignore_result else routing.HTTP_CHECK
-                args = [target.url, options.follow_redirects, options.timeout]
-                host, port = target.host, target.port
-            else:
-                host = validate_host(host)
-                port = validate_port(self.get_argument('port', ''))
-                task, args = routing.TCP_CHECK, [host, port, options.timeout]
-        except TargetRefused as exc:
+            ignore_result = targets.flag(arguments, 'ignore_result')
+            target = targets.parse(arguments, ignore_result=ignore_result)
+        except targets.BadTarget as exc:
             raise ApiError(400, str(exc)) from None
-        await self.vet(host, port)
-        kwargs = options_kwargs(options)
+        where = self.get_argument('from', None)
+        if where is not None and ignore_result:
+            raise ApiError(400, 'ignore_result cannot be combined with from: a located check answers')
+        quorum = self.quorum_argument()
+        chosen = locations.choose(where, self.application.settings['workers']) if where is not None else None
+        if quorum is not None and not (chosen and chosen.several):
+            raise ApiError(400, 'quorum applies to checks from several locations (from=a,b or from=all)')
+        await self.vet(target.host, target.port)
         if ignore_result:
-            await self.send_only(task, args, kwargs)
+            await self.send_only(target.task, target.args, target.kwargs)
             return
-        result = await self.run_task(task, args, kwargs)
+        if chosen is not None and chosen.several:
+            self.finish(await locations.check_from(self, target.task, target.args, target.kwargs, chosen,
+                                                   quorum))
+            return
+        queue = routing.located_queue(target.task, chosen.live[0]) if chosen is not None else None
+        result = await self.run_task(target.task, target.args, target.kwargs, queue)
         if result is not None:
             self.finish({'task_id': result.task_id, **result.result})
 
-    def check_options(self) -> CheckOptions:
-        """The request's check options, or a 400 naming the bad one."""
-        values = {'timeout': self.float_argument('timeout', DEFAULT_TIMEOUT, MIN_TIMEOUT, MAX_TIMEOUT),
-                  'follow_redirects': self.bool_argument('follow_redirects'),
-                  'tls': self.bool_argument('tls'), 'insecure': self.bool_argument('insecure')}
-        if (method := self.get_argument('method', None)) is not None:
-            values['method'] = method.upper()
-        if (ip_protocol := self.get_argument('ip_protocol', None)) is not None:
-            values['ip_protocol'] = ip_protocol.lower()
-        for name in ('body_matches', 'body_not_matches'):
-            if patterns := self.get_arguments(name, strip=False):
-                values[name] = tuple(patterns)
-        try:
-            if (valid_status := self.get_argument('valid_status', None)) is not None:
-                values['valid_status'] = parse_valid_status(valid_status)
-            return CheckOptions(**values)
-        except BadOption as exc:
-            raise ApiError(400, str(exc)) from None
+    def quorum_argument(self) -> int | None:
+        raw = self.get_argument('quorum', None)
+        if raw is None:
+            return None
+        if not raw.isdigit() or int(raw) < 1:
+            raise ApiError(400, f'quorum must be a whole number of locations, at least 1, got {raw[:20]!r}')
+        return int(raw)
 
     async def send_only(self, task: str, args: list, kwargs: dict | None) -> None:
         try:

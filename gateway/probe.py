@@ -1,7 +1,9 @@
 """``GET /probe?target=&module=[&debug=true]``: blackbox_exporter's endpoint, answered by our workers.
 
 A Prometheus job written for blackbox_exporter (its multi-target relabelling) scrapes this one
-unchanged: the same modules file syntax, metric names and timeout rule. A probe is a scrape, so
+unchanged: the same modules file syntax, metric names and timeout rule. ``location=`` runs the
+probe at one worker location, or with ``all`` at every live one at once, each series then labelled
+with its ``location`` (gateway/locations.py). A probe is a scrape, so
 what a check says, a refused target and a check that did not answer in time are all
 ``probe_success 0`` with the reason in ``debug=true``; only a probe that could not be run at all
 (no broker, overload) is an HTTP error, which Prometheus records as the scrape's ``up 0``.
@@ -9,6 +11,7 @@ what a check says, a refused target and a check that did not answer in time are 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 import time
@@ -17,8 +20,10 @@ import yaml
 
 import routing
 import tcelery
-from gateway.base import ApiError, ApiHandler, options_kwargs
+from gateway import locations
+from gateway.base import ApiError, ApiHandler
 from gateway.settings import PROBE_SLACK
+from gateway.targets import options_kwargs
 from probe import exposition
 from probe.modules import Module
 from probe.options import MAX_TIMEOUT, MIN_TIMEOUT, CheckOptions
@@ -80,15 +85,17 @@ class ProbeHandler(ApiHandler):
         debug = self.get_argument('debug', 'false')
         if debug not in ('true', 'false'):
             raise ApiError(400, f'debug must be true or false, got {debug[:20]!r}')
+        chosen = self.chosen_locations()
         scrape_timeout = self.request.headers.get('X-Prometheus-Scrape-Timeout-Seconds')
         options = dataclasses.replace(module.options, timeout=probe_timeout(scrape_timeout, module))
-        started = time.perf_counter()
         logs = [f'module={name} target={target} timeout_seconds={options.timeout:g}']
-        result = await self.check(module.prober, target, options, logs)
-        # The probe's own duration is the check's, as the worker timed it (its phases add up to
-        # it); only a probe without a check is timed here.
-        seconds = result['latency_ms'] / 1000 if result else time.perf_counter() - started
-        families = exposition.probe_families(module.prober, result, seconds)
+        if chosen is None or not chosen.several:
+            queue_location = chosen.live[0] if chosen is not None else None
+            families = await self.probe(module.prober, target, options, logs, queue_location)
+        else:
+            probes = await asyncio.gather(*(self.probe(module.prober, target, options, logs, location,
+                                                       one_of_several=True) for location in chosen.live))
+            families = exposition.labelled(dict(zip(chosen.live, probes, strict=True)), 'location')
         metrics_text = exposition.render(families)
         if debug == 'true':
             self.set_header('Content-Type', 'text/plain; charset=utf-8')
@@ -99,7 +106,32 @@ class ProbeHandler(ApiHandler):
         self.set_header('Content-Type', CONTENT_TYPE)
         self.finish(metrics_text)
 
-    async def check(self, prober: str, target: str, options: CheckOptions, logs: list[str]) -> dict | None:
+    def chosen_locations(self) -> locations.Chosen | None:
+        """``location=``: one location, several, or ``all``; None: any worker."""
+        spec = self.get_argument('location', None)
+        return None if spec is None else locations.choose(spec, self.application.settings['workers'])
+
+    async def probe(self, prober: str, target: str, options: CheckOptions, logs: list[str],
+                    location: str | None, one_of_several: bool = False) -> exposition.Families:
+        """One probe's families: the check (at ``location``, if given), timed by the worker. One
+        location of several that cannot take the task (overloaded) fails its own series only."""
+        started = time.perf_counter()
+        where = [] if location is None else [f'location={location}']
+        try:
+            result = await self.check(prober, target, options, where, location)
+        except ApiError as exc:
+            if not one_of_several:
+                raise
+            where.append(f'not sent: {exc.message}')
+            result = None
+        logs += where
+        # The probe's own duration is the check's, as the worker timed it (its phases add up to
+        # it); only a probe without a check is timed here.
+        seconds = result['latency_ms'] / 1000 if result else time.perf_counter() - started
+        return exposition.probe_families(prober, result, seconds)
+
+    async def check(self, prober: str, target: str, options: CheckOptions, logs: list[str],
+                    location: str | None = None) -> dict | None:
         """The check's result, or None (with the reason logged) when there is none to report."""
         try:
             url_or_host, host, port = split_target(prober, target)
@@ -115,8 +147,9 @@ class ProbeHandler(ApiHandler):
         task, args = ((routing.HTTP_CHECK, [url_or_host, options.follow_redirects, options.timeout])
                       if prober == 'http' else (routing.TCP_CHECK, [host, port, options.timeout]))
         kwargs = options_kwargs(options)
+        queue = routing.located_queue(task, location) if location is not None else None
         try:
-            result = await self.result_of(task, args, kwargs, options.timeout + PROBE_SLACK)
+            result = await self.result_of(task, args, kwargs, options.timeout + PROBE_SLACK, queue)
         except (tcelery.ResultTimeout, tcelery.ResultBackendUnavailable) as exc:
             logs.append(f'task {exc.task_id}: no result in time ({type(exc).__name__})')
             return None

@@ -30,6 +30,8 @@ class Settings:
     # 0: never refuse.
     max_backlog: float | None = None
     probe_config: Path = modules.DEFAULT_PATH  # PROBE_CONFIG: blackbox_exporter's module file
+    max_bulk: int = 1000  # MAX_BULK: targets in one POST /checks
+    bulk_chunk: int = 100  # BULK_CHUNK: targets per check_many task (docs/performance.md measures it)
 
     @property
     def longest_request(self) -> float:
@@ -49,6 +51,8 @@ class Settings:
             max_backlog=float(backlog) if (backlog := os.environ.get('MAX_BACKLOG_SECONDS')) else None,
             management_url=os.environ.get('RABBITMQ_API') or None,
             probe_config=Path(os.environ.get('PROBE_CONFIG') or cls.probe_config),
+            max_bulk=int(os.environ.get('MAX_BULK') or cls.max_bulk),
+            bulk_chunk=int(os.environ.get('BULK_CHUNK') or cls.bulk_chunk),
         )
 
     @property

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 Sample = tuple[dict[str, str], float]
+Families = dict[str, list[Sample]]
 HELP = {
     'probe_dns_lookup_time_seconds': 'Returns the time taken for probe dns lookup in seconds',
     'probe_duration_seconds': 'Returns how long the probe took to complete in seconds',
@@ -51,8 +52,8 @@ def _seconds(ms: float) -> float:
     return round(ms / 1000, 6)
 
 
-def _common(result: dict[str, Any]) -> dict[str, list[Sample]]:
-    families: dict[str, list[Sample]] = {}
+def _common(result: dict[str, Any]) -> Families:
+    families: Families = {}
     if 'dns_lookup_ms' in result:
         families['probe_dns_lookup_time_seconds'] = [({}, _seconds(result['dns_lookup_ms']))]
     if 'address' in result:
@@ -62,7 +63,7 @@ def _common(result: dict[str, Any]) -> dict[str, list[Sample]]:
     return families
 
 
-def _tls(families: dict[str, list[Sample]], facts: dict[str, Any] | None) -> None:
+def _tls(families: Families, facts: dict[str, Any] | None) -> None:
     if not facts or 'not_after' not in facts:
         return
     chain = facts.get('chain_not_after')
@@ -75,7 +76,7 @@ def _tls(families: dict[str, list[Sample]], facts: dict[str, Any] | None) -> Non
     families['probe_tls_version_info'] = [({'version': facts['version']}, 1.0)]
 
 
-def http_families(result: dict[str, Any]) -> dict[str, list[Sample]]:
+def http_families(result: dict[str, Any]) -> Families:
     families = _common(result)
     phases = result.get('phases_ms') or {}
     families['probe_http_duration_seconds'] = [({'phase': phase}, _seconds(phases.get(phase, 0.0)))
@@ -91,7 +92,7 @@ def http_families(result: dict[str, Any]) -> dict[str, list[Sample]]:
     return families
 
 
-def tcp_families(result: dict[str, Any]) -> dict[str, list[Sample]]:
+def tcp_families(result: dict[str, Any]) -> Families:
     families = _common(result)
     _tls(families, result.get('tls'))
     return families
@@ -115,11 +116,10 @@ def _value(value: float) -> str:
     return f'{"-" if value < 0 else ""}{mantissa}e{"+" if exponent >= 0 else "-"}{abs(exponent):02d}'
 
 
-def _labels(labels: dict[str, str], extra: dict[str, str]) -> str:
-    merged = {**labels, **extra}
-    if not merged:
+def _labels(labels: dict[str, str]) -> str:
+    if not labels:
         return ''
-    text = ','.join(f'{key}="{_escape(value)}"' for key, value in merged.items())
+    text = ','.join(f'{key}="{_escape(value)}"' for key, value in labels.items())
     return '{' + text + '}'
 
 
@@ -127,17 +127,26 @@ def _escape(value: str) -> str:
     return value.replace('\\', '\\\\').replace('\n', '\\n').replace('"', '\\"')
 
 
-def render(families: dict[str, list[Sample]], extra_labels: dict[str, str] | None = None) -> str:
+def render(families: Families) -> str:
     """The text format (version 0.0.4): each family's HELP, TYPE (all gauges) and samples."""
     lines = []
     for name in sorted(families):
         lines += [f'# HELP {name} {HELP[name]}', f'# TYPE {name} gauge']
-        lines += [f'{name}{_labels(labels, extra_labels or {})} {_value(value)}'
-                  for labels, value in families[name]]
+        lines += [f'{name}{_labels(labels)} {_value(value)}' for labels, value in families[name]]
     return '\n'.join(lines) + '\n'
 
 
-def probe_families(prober: str, result: dict[str, Any] | None, seconds: float) -> dict[str, list[Sample]]:
+def labelled(probes: dict[str, Families], label: str) -> Families:
+    """Several probes' families as one answer, each sample with ``label`` set to its probe's key
+    (``location``: one target probed from every location, one series per location)."""
+    merged: Families = {}
+    for key, families in sorted(probes.items()):
+        for name, samples in families.items():
+            merged.setdefault(name, []).extend(({**labels, label: key}, value) for labels, value in samples)
+    return merged
+
+
+def probe_families(prober: str, result: dict[str, Any] | None, seconds: float) -> Families:
     """Every family of one probe: the prober's, then the handler's probe_success and duration."""
     families = {} if result is None else (http_families if prober == 'http' else tcp_families)(result)
     families['probe_success'] = [({}, float(bool(result and result.get('ok'))))]

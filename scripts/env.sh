@@ -57,4 +57,14 @@ case "$ROLE" in
   gateway) export WORKERS_AUTOSTART=false GATEWAY_AUTOSTART=true ;;
   *) echo "route_check: ROLE must be all, worker or gateway, not '$ROLE'" >&2; return 1 ;;
 esac
+# Where this machine's check worker checks routes from (docs/locations.md): its Celery node is
+# check.$LOCATION@host; without LOCATION it is check@host, at the machine's short host name.
+if [ -n "${LOCATION:-}" ]; then
+  if [ "${#LOCATION}" -gt 64 ] || [[ "$LOCATION" = *[!A-Za-z0-9_-]* ]]; then
+    echo "route_check: LOCATION must be 1-64 letters, digits, - or _, not '$LOCATION'" >&2; return 1
+  fi
+  export CHECK_NODE="check.$LOCATION"
+else
+  export CHECK_NODE=check
+fi
 unset -f export_default

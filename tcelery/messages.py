@@ -67,12 +67,15 @@ class RecordingProducer(Producer):
         ))
 
 
-def _task_options(app: Celery, name: str, args: list | tuple, kwargs: dict | None) -> tuple[dict, dict]:
+def _task_options(app: Celery, name: str, args: list | tuple, kwargs: dict | None,
+                  queue: str | None = None) -> tuple[dict, dict]:
     """(as_task_v2's keyword arguments, send_task_message's options), as ``Celery.send_task``
-    works them out: the task's own options, then the router."""
+    works them out: the task's own options, then the router. ``queue`` is apply_async's."""
     task = app.tasks.get(name)
     exec_options = task._get_exec_options() if task else {}
     options: dict[str, Any] = {k: v for k, v in exec_options.items() if v is not None}
+    if queue is not None:
+        options['queue'] = queue
     message_options = {
         'reply_to': app.thread_oid,
         'time_limit': options.pop('time_limit', None),
@@ -86,12 +89,17 @@ def _task_options(app: Celery, name: str, args: list | tuple, kwargs: dict | Non
         'ignore_result': bool(task and task.ignore_result),
     }
     options = app.amqp.router.route(options, name, args, kwargs, task)
+    if queue is not None and message_options['expires'] is not None:
+        # A queue named by the caller may lose its consumers for good (a worker location that
+        # went away): there the broker drops the task once it is not worth running, which is
+        # what Celery's send_task does with every expiring task (AMQP expiration).
+        options['expiration'] = message_options['expires']
     return {**message_options, **options}, options
 
 
 def build_task_messages(app: Celery, name: str, args: list | tuple = (), kwargs: dict | None = None,
                         task_id: str | None = None, headers: dict[str, Any] | None = None,
-                        ) -> tuple[str, Publication, list[Publication]]:
+                        queue: str | None = None) -> tuple[str, Publication, list[Publication]]:
     """The task's message and its events (the "task-sent" event when enabled), as Celery makes them.
 
     Mirrors the steps of ``Celery.send_task``: the task's own options, the router, then
@@ -99,7 +107,7 @@ def build_task_messages(app: Celery, name: str, args: list | tuple = (), kwargs:
     to the message's own.
     """
     task_id = task_id or str(uuid.uuid4())
-    message_options, options = _task_options(app, name, args, kwargs)
+    message_options, options = _task_options(app, name, args, kwargs, queue)
     message = app.amqp.as_task_v2(task_id, name, args, kwargs, **message_options)
     recorder = RecordingProducer()
     app.amqp.send_task_message(recorder, name, message, headers=headers, **options)
@@ -108,17 +116,18 @@ def build_task_messages(app: Celery, name: str, args: list | tuple = (), kwargs:
 
 
 class TaskMessages:
-    """One task's messages: ``build_task_messages`` run once, then only the per-call part.
+    """One task's messages to one queue (its routed one, or ``queue``): ``build_task_messages``
+    run once, then only the per-call part.
 
     The router, exchange, routing key, delivery mode, declarations and retry policy do not
     depend on the arguments of a call (our routes are by task name).
     """
 
-    def __init__(self, app: Celery, name: str):
+    def __init__(self, app: Celery, name: str, queue: str | None = None):
         self._app = app
         self._name = name
-        self._options, _ = _task_options(app, name, (), None)
-        _, self._task, events = build_task_messages(app, name)
+        self._options, _ = _task_options(app, name, (), None, queue)
+        _, self._task, events = build_task_messages(app, name, queue=queue)
         if 'compression' in self._task.headers:
             raise NotImplementedError('tcelery does not compress task messages (task_compression)')
         self._route: dict[str, Any] = {}

@@ -74,20 +74,24 @@ class NonBlockingProducer:
         self.results = ResultWaiter(result_client,
                                     backend.get_key_for_task, backend.decode, socket_timeout=RESULT_TIMEOUT,
                                     on_subscription=self.observer.result_backend_connection)
-        self._messages: dict[str, TaskMessages] = {}
+        self._messages: dict[tuple[str, str | None], TaskMessages] = {}
         self.sent_events = SentEvents(celery_app, functools.partial(self.publisher.publish, confirm=False))
 
     async def send(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
-                   task_id: str | None = None, headers: dict[str, str] | None = None) -> str:
+                   task_id: str | None = None, headers: dict[str, str] | None = None,
+                   queue: str | None = None) -> str:
         """Publish the task; return its id once the broker has confirmed it.
 
-        ``headers`` are added to the message's, as ``apply_async(headers=...)`` adds them.
+        ``headers`` are added to the message's, as ``apply_async(headers=...)`` adds them;
+        ``queue`` sends it to that queue instead of its routed one, as ``apply_async(queue=...)``
+        does, and its ``expires`` then also drops it unconsumed on the broker (messages.py).
         Raises Overloaded, before publishing anything, when admission control refuses it.
         """
         name = task if isinstance(task, str) else task.name
-        if name not in self._messages:
-            self._messages[name] = TaskMessages(self.app, name)
-        messages = self._messages[name]
+        key = (name, queue)
+        if key not in self._messages:
+            self._messages[key] = TaskMessages(self.app, name, queue)
+        messages = self._messages[key]
         if self.admission is not None:
             self.admission.admit(messages.queue)
         task_id = task_id or self.results.new_task_id()
@@ -104,8 +108,10 @@ class NonBlockingProducer:
         return task_id
 
     async def apply_async(self, task: Task | str, args: list | tuple = (), kwargs: dict | None = None,
-                          timeout: float = 10.0, headers: dict[str, str] | None = None) -> TaskResult:
-        """Send the task and wait up to ``timeout`` seconds for its result.
+                          timeout: float = 10.0, headers: dict[str, str] | None = None,
+                          queue: str | None = None) -> TaskResult:
+        """Send the task (to ``queue``, as ``send`` does) and wait up to ``timeout`` seconds for
+        its result.
 
         Raises BrokerUnavailable (not sent), ResultTimeout (sent, not ready yet) or
         ResultBackendUnavailable (sent, with its ``task_id``: the result will be stored when
@@ -114,10 +120,10 @@ class NonBlockingProducer:
         task_id = self.results.new_task_id()
         try:
             async with self.results.watch(task_id) as watch:
-                await self.send(task, args, kwargs, task_id, headers)
+                await self.send(task, args, kwargs, task_id, headers, queue)
                 return TaskResult.from_meta(task_id, await watch.result(timeout))
         except ResultBackendUnavailable as exc:  # we could not listen, so nothing was sent yet
-            await self.send(task, args, kwargs, task_id, headers)
+            await self.send(task, args, kwargs, task_id, headers, queue)
             raise ResultBackendUnavailable(str(exc), task_id) from exc
 
     async def result(self, task_id: str) -> TaskResult:

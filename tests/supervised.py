@@ -91,7 +91,7 @@ def running_system(home: Path, log_dir: Path, **overrides: str) -> Iterator[Syst
                     TASK_LOG_LEVEL='INFO')  # the per-task lines: tests follow a request into them
     env = base_env(**{**settings, **overrides})
     for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN', 'FLEET_CONFIG',
-                 'WEB_HOST', 'FLOWER_HOST', 'SUPERVISOR_HOST', 'FLEET_HOST'):
+                 'WEB_HOST', 'FLOWER_HOST', 'SUPERVISOR_HOST', 'FLEET_HOST', 'LOCATION', 'CHECK_NODE'):
         env.pop(name, None)  # the copy generates its own secrets and uses the default addresses
     # The copy shares the test runner's venv (already set up by `make test`): -o keeps make from
     # rebuilding it when requirements files are newer than its marker.

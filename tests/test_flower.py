@@ -12,7 +12,9 @@ from testbed.process import wait_for
 from tests.supervised import System
 
 HOST = socket.gethostname()
-WORKERS = {f'add@{HOST}': set(routing.ADD_WORKER_QUEUES), f'check@{HOST}': set(routing.CHECK_WORKER_QUEUES)}
+# Without LOCATION the check worker is at its host's short name, and consumes that location's queues too.
+WORKERS = {f'add@{HOST}': set(routing.ADD_WORKER_QUEUES),
+           f'check@{HOST}': {*routing.CHECK_WORKER_QUEUES, *routing.located_queues(HOST.split('.')[0])}}
 
 
 def flower(system: System, method: str, path: str, **kwargs) -> requests.Response:

@@ -161,7 +161,8 @@ def test_each_task_lands_in_its_own_queue(idle_web: str, idle_vhost: Vhost) -> N
     assert get(f'{idle_web}/check', url='http://8.8.8.8/', ignore_result=1).status_code == 202
     after = {q: idle_vhost.depth(q) for q in routing.ALL_QUEUES}
     assert {q: after[q] - before[q] for q in routing.ALL_QUEUES} == {
-        'default': 0, **{routing.QUEUE_OF[task]: 1 for task in routing.QUEUE_OF}}
+        'default': 0, **{routing.QUEUE_OF[task]: 1 for task in routing.QUEUE_OF},
+        routing.QUEUE_OF[routing.CHECK_MANY]: 0}  # POST /checks: tests/test_bulk.py
 
 
 def test_the_loop_never_blocks_while_50_requests_wait(web: str, upstream: Upstream) -> None:

@@ -18,10 +18,10 @@ import trustme
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from testbed.process import Proc, free_port, wait_for
+from testbed.blackbox import blackbox_exporter
+from testbed.process import free_port
 from tests.processes import start_web
 
-BLACKBOX = '/usr/bin/prometheus-blackbox-exporter'
 BODY = b'Hello from the probe test'
 # Compared value by value; every other metric blackbox gives is compared by name.
 COMPARED = ('probe_success', 'probe_http_status_code', 'probe_http_redirects', 'probe_failed_due_to_regex',
@@ -108,15 +108,8 @@ def modules_file(ca: trustme.CA, tmp_path_factory: pytest.TempPathFactory) -> Pa
 
 @pytest.fixture(scope='module')
 def blackbox(modules_file: Path, log_dir: Path) -> Iterator[str]:
-    port = free_port()
-    argv = [BLACKBOX, f'--config.file={modules_file}', f'--web.listen-address=127.0.0.1:{port}']
-    proc = Proc('blackbox', argv, {'PATH': '/usr/bin:/bin'}, log_dir, cwd=modules_file.parent)
-    url = f'http://127.0.0.1:{port}'
-    try:
-        wait_for(lambda: requests.get(f'{url}/-/healthy', timeout=2).ok, 30, 0.1, 'blackbox_exporter up')
+    with blackbox_exporter(modules_file, log_dir) as (url, _pid):
         yield url
-    finally:
-        proc.stop()
 
 
 @pytest.fixture(scope='module')

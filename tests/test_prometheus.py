@@ -4,7 +4,6 @@ promtool, and its alert rules by promtool's rule tests."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +11,8 @@ import pytest
 import requests
 import yaml
 
-from testbed.process import ROOT, Proc, free_port, wait_for
-from tests.processes import gateway_metric
+from testbed.process import ROOT, free_port, wait_for
+from tests.processes import gateway_metric, prometheus_server, promql, promtool
 from tests.supervised import System
 from tests.upstream import Upstream
 
@@ -22,15 +21,9 @@ ADD_OK = 'sum(route_check_http_requests_total{endpoint="/add",status="200"})'
 CHECK_BAD = 'sum(route_check_http_requests_total{endpoint="/check",status="400"})'
 
 
-def promtool(*args: str) -> str:
-    done = subprocess.run(['promtool', *args], capture_output=True, text=True, timeout=60)
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
 def test_the_shipped_config_and_rules_are_valid() -> None:
     assert 'SUCCESS' in promtool('check', 'config', str(DEPLOY / 'prometheus.yml'))
-    assert 'SUCCESS: 8 rules found' in promtool('check', 'rules', str(DEPLOY / 'alerts.yml'))
+    assert 'SUCCESS: 10 rules found' in promtool('check', 'rules', str(DEPLOY / 'alerts.yml'))
     assert 'SUCCESS' in promtool('test', 'rules', str(DEPLOY / 'alerts_test.yml'))
 
 
@@ -42,7 +35,7 @@ def scrape_config(system: System, routes: list[str]) -> dict:
     config['rule_files'] = [str(DEPLOY / 'alerts.yml')]
     address = {'route_check_gateway': system.web, 'flower': system.flower}
     for job in config['scrape_configs']:
-        if job['job_name'] == 'route_probe':
+        if job['job_name'].startswith('route_probe'):
             job['static_configs'] = [{'targets': routes}]
             job['relabel_configs'][-1]['replacement'] = system.web.removeprefix('http://')
         else:
@@ -59,34 +52,15 @@ def probed(upstream: Upstream) -> dict[str, float]:
 @pytest.fixture(scope='module')
 def prometheus(system: System, probed: dict[str, float], tmp_path_factory: pytest.TempPathFactory,
                log_dir: Path) -> Iterator[str]:
-    home = tmp_path_factory.mktemp('prometheus')
-    config = home / 'prometheus.yml'
-    config.write_text(yaml.safe_dump(scrape_config(system, list(probed))))
-    promtool('check', 'config', str(config))
-    port = free_port()
-    argv = ['prometheus', f'--config.file={config}', f'--storage.tsdb.path={home / "data"}',
-            f'--web.listen-address=127.0.0.1:{port}']
-    proc = Proc('prometheus', argv, {'PATH': '/usr/bin:/bin'}, log_dir)
-    url = f'http://127.0.0.1:{port}'
-    try:
-        wait_for(lambda: requests.get(f'{url}/-/ready', timeout=2).ok, 60, 0.2, 'Prometheus ready')
+    with prometheus_server(scrape_config(system, list(probed)), tmp_path_factory.mktemp('prometheus'),
+                           log_dir) as url:
         yield url
-    finally:
-        proc.stop()
 
 
-def query(prometheus: str, promql: str) -> float | None:
-    """The value of a scalar-like PromQL query now, or None when it has no sample."""
-    answer = requests.get(f'{prometheus}/api/v1/query', params={'query': promql}, timeout=5).json()
-    assert answer['status'] == 'success', answer
-    result = answer['data']['result']
-    return float(result[0]['value'][1]) if result else None
-
-
-def settled(prometheus: str, promql: str, expected: float) -> bool:
+def settled(prometheus: str, query: str, expected: float) -> bool:
     """True once Prometheus's latest scrape shows ``expected``; fails at once if it goes past it."""
-    value = query(prometheus, promql) or 0.0
-    assert value <= expected, (promql, value, expected)
+    value = promql(prometheus, query) or 0.0
+    assert value <= expected, (query, value, expected)
     return value == expected
 
 
@@ -110,17 +84,17 @@ def test_prometheus_counts_the_requests_sent(system: System, prometheus: str) ->
     files = {path.name for path in (system.home / 'var/run/metrics').glob('counter_*.db')}
     assert {f'counter_{pid}.db' for pid in pids} <= files, (pids, files)
     published = 'sum(route_check_task_publishes_total{task="add_task.add",outcome="confirmed"})'
-    assert query(prometheus, published) >= sent_add
-    assert query(prometheus, 'min(route_check_broker_connected)') == 1
+    assert promql(prometheus, published) >= sent_add
+    assert promql(prometheus, 'min(route_check_broker_connected)') == 1
 
 
 def test_prometheus_scrapes_flower(system: System, prometheus: str) -> None:
     requests.get(f'{system.web}/add', params={'x': 1, 'y': 1}, timeout=15)
-    wait_for(lambda: query(prometheus, 'up{job="flower"}') == 1, 30, 0.5, 'Flower scraped')
+    wait_for(lambda: promql(prometheus, 'up{job="flower"}') == 1, 30, 0.5, 'Flower scraped')
     # The gateway's batched task-sent events reach Flower, which counts them per task.
-    wait_for(lambda: (query(prometheus, 'sum(flower_events_total{type="task-sent",task="add_task.add"})')
+    wait_for(lambda: (promql(prometheus, 'sum(flower_events_total{type="task-sent",task="add_task.add"})')
                       or 0) > 0, 30, 0.5, "Flower's count of task-sent events")
-    wait_for(lambda: query(prometheus, 'count(flower_worker_online == 1)') == 2, 30, 0.5, 'workers online')
+    wait_for(lambda: promql(prometheus, 'count(flower_worker_online == 1)') == 2, 30, 0.5, 'workers online')
 
     def rules() -> list[dict]:
         return requests.get(f'{prometheus}/api/v1/rules', timeout=5).json()['data']['groups'][0]['rules']
@@ -133,8 +107,8 @@ def test_prometheus_probes_routes_through_the_gateway(system: System, prometheus
                                                      probed: dict[str, float]) -> None:
     """blackbox_exporter's job, pointed at our /probe: PromQL reads each route's probe_success."""
     for route, success in probed.items():
-        promql = f'probe_success{{job="route_probe",instance="{route}"}}'
-        wait_for(lambda promql=promql, success=success: query(prometheus, promql) == success, 30, 0.5,
+        query = f'probe_success{{job="route_probe",instance="{route}"}}'
+        wait_for(lambda query=query, success=success: promql(prometheus, query) == success, 30, 0.5,
                  f'{route} probed')
     ok = next(route for route, success in probed.items() if success)
-    assert query(prometheus, f'probe_http_status_code{{instance="{ok}"}}') == 200
+    assert promql(prometheus, f'probe_http_status_code{{instance="{ok}"}}') == 200

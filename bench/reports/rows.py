@@ -20,9 +20,15 @@ STACKS = {
     'fastapi': 'FastAPI + uvicorn --workers N, Celery client in the thread pool (peer)',
     'floor': 'floor: N x Tornado answering after the same wait, nothing behind it',
     'bare': 'bare: N x Tornado + as_task_v2 + aio-pika + redis.asyncio, nothing else',
+    'probe': 'c answering /probe: N x web.py + thread check worker, RabbitMQ, Redis (ours)',
+    'blackbox': "Debian's blackbox_exporter, one process (reference)",
+    'one-check': 'c with two check workers at east and west: a single /check',
+    'from-all': 'the same stack: /check from=all, one check at each of the 2 locations',
 }
 # CPU per request: the stack's own components; the upstream is what is checked, not the stack.
-STACK_COMPONENTS = ('web', 'uwsgi', 'worker', 'rabbitmq', 'redis')
+STACK_COMPONENTS = ('web', 'uwsgi', 'exporter', 'worker', 'rabbitmq', 'redis')
+# Endpoints that call the slow upstream once per request: bounded by clients / its mean latency.
+UPSTREAM_BOUND = ('/check', '/probe')
 
 
 @dataclass
@@ -39,7 +45,7 @@ class Row:
     errors: int
     statuses: dict[str, int]
     socket_errors: dict[str, int]
-    bound_qps: float | None  # /check: clients / mean upstream latency
+    bound_qps: float | None  # /check and /probe: clients / mean upstream latency
     client_cpu_pct: float  # wrk (or the plain client), % of one core
     machine_busy_pct: float
     cpu_pct: dict[str, float]
@@ -48,7 +54,7 @@ class Row:
 
     @classmethod
     def stalled(cls, endpoint: str, stack: str, clients: int, why: str) -> Row:
-        bound = round(clients / MEAN, 1) if endpoint == '/check' else None
+        bound = round(clients / MEAN, 1) if endpoint in UPSTREAM_BOUND else None
         return cls(
             endpoint,
             stack,
@@ -84,7 +90,7 @@ class Row:
             errors=run.errors,
             statuses=run.statuses,
             socket_errors=run.socket_errors,
-            bound_qps=round(run.clients / MEAN, 1) if endpoint == '/check' else None,
+            bound_qps=round(run.clients / MEAN, 1) if endpoint in UPSTREAM_BOUND else None,
             client_cpu_pct=round(run.client_cpu_pct, 1),
             machine_busy_pct=round(run.machine_busy_pct, 1),
             cpu_pct=run.cpu_pct,

@@ -20,6 +20,7 @@ from tests.hosts.mq import Broker
 from tests.hosts.network import Network
 from tests.upstream import Upstream
 
+LOCATIONS = {'w1': 'east', 'w2': 'west'}  # each worker host's LOCATION
 ROLE_SETTINGS = {  # besides the shared broker and backend: what docs/operations.md tells each machine to set
     'worker': dict(ADD_CONCURRENCY='1', CHECK_CONCURRENCY='20'),
     # WEB_WAIT: the longest test keeps 100 two-second checks waiting on one host's 20 threads
@@ -32,6 +33,7 @@ class Cluster:
     net: Network
     broker: Broker
     upstream: Upstream
+    east_only: Upstream  # on the client's second address, which west (w2) has a blackhole route to
     directory: Path
     log_dir: Path
     passwords: dict[str, str]
@@ -40,10 +42,10 @@ class Cluster:
     def start(self, name: str, role: str) -> Machine:
         host = self.net[name]
         settings = dict(BROKER_URL=self.broker.broker_url, RESULT_BACKEND=self.broker.result_backend,
-                        CHECK_ALLOW=self.upstream.server.server_address[0] + '/32',
+                        CHECK_ALLOW=f'{self.net.client}/32,{self.net.client_alt}/32',
                         SUPERVISOR_PASSWORD=self.passwords[name], **ROLE_SETTINGS[role])
         if role == 'worker':  # fleet on gw reaches this supervisord over the network
-            settings.update(SUPERVISOR_HOST=host.address)
+            settings.update(SUPERVISOR_HOST=host.address, LOCATION=LOCATIONS[name])
         else:
             settings.update(WEB_HOST=host.address, FLOWER_HOST=host.address, FLEET_HOST=host.address,
                             FLOWER_PASSWORD=self.passwords['flower'],

@@ -45,7 +45,9 @@ def cluster(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Itera
     log_dir.mkdir()
     broker = Broker(network['mq'], directory / 'mq', log_dir)
     upstream = Upstream(network.client)  # the routes checked live on the client machine
-    cluster = Cluster(network, broker, upstream, directory, log_dir, {
+    east_only = Upstream(network.client_alt)
+    network.blackhole(network['w2'], network.client_alt)
+    cluster = Cluster(network, broker, upstream, east_only, directory, log_dir, {
         name: secrets.token_urlsafe(12) for name in ('gw', 'w1', 'w2', 'flower', 'fleet')})
     try:
         broker.ready()
@@ -58,5 +60,6 @@ def cluster(network: Network, tmp_path_factory: pytest.TempPathFactory) -> Itera
     finally:
         cluster.stop()
         upstream.close()
+        east_only.close()
         broker.stop()
 

@@ -18,7 +18,7 @@ SUPERVISORCTL = str(ROOT / '.venv/bin/supervisorctl')
 # What base_env inherits from the test runner's own scripts/env.sh: each machine sets its own.
 MACHINE_LOCAL = ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD', 'VENV_BIN', 'FLEET_CONFIG',
                  'WEB_HOST', 'FLOWER_HOST', 'SUPERVISOR_HOST', 'FLEET_HOST', 'ROLE', 'WEB_PORT',
-                 'SUPERVISOR_PORT', 'FLOWER_PORT', 'FLEET_PORT', 'RABBITMQ_API')
+                 'SUPERVISOR_PORT', 'FLOWER_PORT', 'FLEET_PORT', 'RABBITMQ_API', 'LOCATION', 'CHECK_NODE')
 PROGRAMS = {'worker': {'worker-add', 'worker-check'}, 'gateway': {'web-0', 'flower', 'fleet'}}
 
 

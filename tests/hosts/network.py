@@ -67,6 +67,8 @@ class Network:
         self.bridge = f'{self.prefix}br'
         subnet = free_subnet()
         self.client = f'{subnet}.1'
+        # A second address of the client machine, for a route some hosts cannot reach (blackhole).
+        self.client_alt = f'{subnet}.2'
         self.hosts = {name: Host(name, f'{self.prefix}-{name}', f'{subnet}.{11 + i}')
                       for i, name in enumerate(names)}
         try:
@@ -92,6 +94,10 @@ class Network:
         """Plug or unplug the host's cable."""
         run('ip', 'link', 'set', self.veth(host), 'up' if up else 'down')
 
+    def blackhole(self, host: Host, address: str) -> None:
+        """Make ``address`` unreachable from ``host``: its kernel refuses to send there at once."""
+        run('ip', 'netns', 'exec', host.netns, 'ip', 'route', 'add', 'blackhole', f'{address}/32')
+
     def listening(self, host: Host) -> set[tuple[str, int]]:
         """(address, port) of every TCP and UDP socket listening on the host."""
         lines = run('ip', 'netns', 'exec', host.netns, 'ss', '-H', '-l', '-n', '-t', '-u').stdout.splitlines()
@@ -105,6 +111,7 @@ class Network:
     def _build(self) -> None:
         run('ip', 'link', 'add', self.bridge, 'type', 'bridge')
         run('ip', 'addr', 'add', f'{self.client}/24', 'dev', self.bridge)
+        run('ip', 'addr', 'add', f'{self.client_alt}/24', 'dev', self.bridge)
         run('ip', 'link', 'set', self.bridge, 'up')
         hosts_file = ''.join(f'{h.address} {h.name}\n' for h in self.hosts.values())
         for host in self.hosts.values():

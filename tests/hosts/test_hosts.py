@@ -11,18 +11,22 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
 import requests
+import yaml
 from amqp.exceptions import AccessRefused
 from kombu import Connection
 
-from testbed.process import wait_for
+from testbed.process import ROOT, wait_for
 from tests.hosts.cluster import Cluster, Load
+from tests.processes import prometheus_server, promql
 
-ALL_WORKERS = {'add@w1', 'check@w1', 'add@w2', 'check@w2'}
+CHECK_W1, CHECK_W2 = 'check.east@w1', 'check.west@w2'  # their node names carry their LOCATION
+ALL_WORKERS = {'add@w1', CHECK_W1, 'add@w2', CHECK_W2}
 WORKERS = {'worker-add', 'worker-check'}  # a worker host's programs
 IN_FLIGHT = 100
 # What docs/operations.md's security notes say listens on the hosts' network; the rest is on loopback.
@@ -48,7 +52,7 @@ def test_add_and_check_through_the_gateway(cluster: Cluster) -> None:
     answers = cluster.checks(10, ms=50)
     assert [(a.status_code, a.json()['ok']) for a in answers] == [(200, True)] * 10
     ran_on = cluster.workers_of([a.json()['task_id'] for a in answers])
-    assert set(ran_on.values()) == {'check@w1'}  # w2 has not joined yet
+    assert set(ran_on.values()) == {CHECK_W1}  # w2 has not joined yet
 
 
 def test_a_worker_host_added_under_load_takes_work_within_seconds(cluster: Cluster) -> None:
@@ -60,13 +64,13 @@ def test_a_worker_host_added_under_load_takes_work_within_seconds(cluster: Clust
 
         def ran_on_w2() -> bool:
             ids = load.task_ids(since=running_at)
-            return 'check@w2' in cluster.workers_of(ids).values() if ids else False
+            return CHECK_W2 in cluster.workers_of(ids).values() if ids else False
         wait_for(ran_on_w2, 10, 0.5, 'w2 taking /check tasks')
         joined = time.monotonic() - running_at
         answers = cluster.checks(20, ms=300)  # tasks run on both hosts now
     assert not load.failures(), load.failures()[:3]
     ran_on = cluster.workers_of([a.json()['task_id'] for a in answers])
-    assert set(ran_on.values()) == {'check@w1', 'check@w2'}, ran_on
+    assert set(ran_on.values()) == {CHECK_W1, CHECK_W2}, ran_on
     print(f'w2 took work {joined:.1f} s after its workers were RUNNING')
 
 
@@ -97,10 +101,10 @@ def test_stopping_every_worker_on_one_host_loses_nothing(cluster: Cluster) -> No
     ran_on = Counter(t['worker'] for t in tasks)
     # w1 finished the checks it had started; the ones still waiting when it stopped ran on w2:
     # every check started a second or more after w1's last one (checks start in waves of 2 s).
-    w1_last = max(t['started'] for t in tasks if t['worker'] == 'check@w1')
+    w1_last = max(t['started'] for t in tasks if t['worker'] == CHECK_W1)
     later = Counter(t['worker'] for t in tasks if t['started'] > w1_last + 1)
-    assert set(ran_on) == {'check@w1', 'check@w2'} and set(later) == {'check@w2'}, (ran_on, later)
-    print(f'{IN_FLIGHT} checks in flight while w1 stopped: ran on {dict(ran_on)}, {later["check@w2"]} '
+    assert set(ran_on) == {CHECK_W1, CHECK_W2} and set(later) == {CHECK_W2}, (ran_on, later)
+    print(f'{IN_FLIGHT} checks in flight while w1 stopped: ran on {dict(ran_on)}, {later[CHECK_W2]} '
           'of them started after w1 had stopped taking work')
 
 
@@ -200,3 +204,81 @@ def test_a_host_cut_off_is_unreachable_within_2s_and_the_others_stay_controllabl
     assert shown < 2.0, shown
     wait_for(lambda: all(reachable().values()), 10, 0.1, 'w1 reachable again')
     print(f'w1 shown unreachable {shown:.2f} s after its link went down')
+
+
+def located(cluster: Cluster, where: str, **params: str) -> requests.Response:
+    """/check through gw of the route only east reaches, from ``where``."""
+    return requests.get(f'{cluster.web}/check', timeout=60,
+                        params={'url': f'{cluster.east_only.url}/ok', 'from': where, **params})
+
+
+def live_locations(cluster: Cluster) -> set[str]:
+    return set(requests.get(f'{cluster.web}/locations', timeout=10).json()['locations'])
+
+
+@pytest.mark.usefixtures('w2')
+def test_a_route_only_east_reaches_is_partial_from_all(cluster: Cluster) -> None:
+    wait_for(lambda: live_locations(cluster) == {'east', 'west'}, 10, 0.2, 'east and west live')
+    body = located(cluster, 'all').json()
+    assert (body['verdict'], body['up'], body['down']) == ('partial', ['east'], ['west']), body
+    assert body['locations']['east']['ok'] and body['locations']['west']['ok'] is False
+    assert body['locations']['west']['error'], body  # why: west's kernel will not send there
+    east, west = located(cluster, 'east').json(), located(cluster, 'west').json()
+    assert (east['ok'], east['location'], west['ok'], west['location']) == (True, 'east', False, 'west')
+    assert located(cluster, 'west', quorum='1').status_code == 400
+    assert located(cluster, 'west,east', quorum='1').json()['verdict'] == 'down'
+    print(f'from all: {body["verdict"]}; west said {body["locations"]["west"]["error"]!r}')
+
+
+@pytest.mark.usefixtures('w2')
+def test_west_stopped_under_load_is_unavailable_within_10s_and_back_within_5s(cluster: Cluster) -> None:
+    w2 = cluster.machines['w2']
+    answers: list[int] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        while not stop.is_set():
+            answers.append(located(cluster, 'all').status_code)
+
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(4):
+            pool.submit(load)
+        wait_for(lambda: len(answers) >= 8, 30, 0.1, 'located load flowing')
+        stopped = time.monotonic()
+        w2.ctl('stop', 'worker-check')
+        wait_for(lambda: 'west' not in live_locations(cluster), 10, 0.1, 'west gone')
+        gone_after = time.monotonic() - stopped
+        stop.set()
+    assert set(answers) == {200}, Counter(answers)
+    refused = located(cluster, 'west')
+    assert refused.status_code == 503 and 'west' in refused.json()['error']
+    body = located(cluster, 'all').json()
+    assert (body['verdict'], body['up'], body['unavailable']) == ('up', ['east'], []), body
+    with Connection(cluster.broker.url_from_client) as amqp:  # what was queued for west expired
+        def west_empty() -> bool:
+            return all(amqp.default_channel.queue_declare(q, passive=True).message_count == 0
+                       for q in ('route_check.west', 'common_check.west'))
+        wait_for(west_empty, 90, 0.5, "west's queues empty")
+    w2.ctl('start', 'worker-check')
+    started = time.monotonic()
+    wait_for(lambda: 'west' in live_locations(cluster), 10, 0.1, 'west back')
+    back_after = time.monotonic() - started
+    assert located(cluster, 'west').json()['location'] == 'west'
+    assert back_after < 5.0, back_after
+    print(f'west gone from /locations {gone_after:.1f} s after its worker was stopped, '
+          f'back {back_after:.1f} s after it was started')
+
+
+@pytest.mark.usefixtures('w2')
+def test_prometheus_sees_the_route_up_from_east_and_down_from_west(cluster: Cluster, tmp_path: Path) -> None:
+    """The shipped route_probe_locations job (location=all), pointed at gw: one series per location."""
+    config = yaml.safe_load((ROOT / 'deploy/prometheus/prometheus.yml').read_text())
+    job = next(j for j in config['scrape_configs'] if j['job_name'] == 'route_probe_locations')
+    job['static_configs'] = [{'targets': [f'{cluster.east_only.url}/ok']}]
+    job['relabel_configs'][-1]['replacement'] = cluster.web.removeprefix('http://')
+    scraping = {'global': {'scrape_interval': '1s'}, 'scrape_configs': [job]}
+    with prometheus_server(scraping, tmp_path, cluster.log_dir) as prometheus:
+        for location, success in (('east', 1), ('west', 0)):
+            query = f'probe_success{{job="route_probe_locations",location="{location}"}}'
+            wait_for(lambda query=query, success=success: promql(prometheus, query) == success, 30, 0.5,
+                     f'probe_success from {location}')

@@ -15,8 +15,10 @@ import routing
 import tcelery
 import web
 from gateway import base as gateway_base
+from main import app as celery_app
 from probe.options import DEFAULT_TIMEOUT
 from probe.policy import Policy
+from tcelery.workers import LiveWorkers
 from tests.bad_requests import BAD_REQUESTS, SSRF_TARGETS, TCP_SSRF_HOSTS
 
 TASK_ID = '6f1c8a8e-3b0e-4d57-9a39-2f0c3e4b5a61'
@@ -37,25 +39,31 @@ class FakeProducer:
         self.health_answer = {'broker': True, 'result_backend': True}
         self.closed = False
         self.forgotten: list[str] = []
+        self.queues: list[str | None] = []  # each task's queue= (None: its routed one)
+        self.by_queue: dict[str, tcelery.TaskResult | Exception] = {}  # outcomes by queue=, else outcome
 
-    def _answer(self) -> tcelery.TaskResult:
-        if isinstance(self.outcome, Exception):
-            raise self.outcome
-        return self.outcome
+    def _answer(self, queue: str | None = None) -> tcelery.TaskResult:
+        outcome = self.by_queue.get(queue, self.outcome) if queue else self.outcome
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
 
     async def send(self, task: str, args: list | tuple = (), kwargs: dict | None = None,
-                   task_id: str | None = None, headers: dict | None = None) -> str:
+                   task_id: str | None = None, headers: dict | None = None, queue: str | None = None) -> str:
         self.sent.append((task, list(args)))
         self.headers.append(headers)
+        self.queues.append(queue)
         if isinstance(self.outcome, (tcelery.BrokerUnavailable, tcelery.Overloaded)):
             raise self.outcome
         return TASK_ID
 
     async def apply_async(self, task: str, args: list | tuple = (), kwargs: dict | None = None,
-                          timeout: float = 10.0, headers: dict | None = None) -> tcelery.TaskResult:
+                          timeout: float = 10.0, headers: dict | None = None,
+                          queue: str | None = None) -> tcelery.TaskResult:
         self.sent.append((task, list(args)))
         self.headers.append(headers)
-        return self._answer()
+        self.queues.append(queue)
+        return self._answer(queue)
 
     async def result(self, task_id: str) -> tcelery.TaskResult:
         return self._answer()
@@ -75,7 +83,9 @@ class GatewayCase(AsyncHTTPTestCase):
 
     def get_app(self) -> Any:
         self.producer = FakeProducer()
-        return web.make_app(web.Settings(wait=0.5), self.producer, self.policy)  # type: ignore[arg-type]
+        self.workers = LiveWorkers(celery_app)  # not started: tests give it the workers' events
+        return web.make_app(web.Settings(wait=0.5), self.producer, self.policy,  # type: ignore[arg-type]
+                            self.workers)
 
     def call(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> tuple[int, dict]:
         url = f'{path}?{urlencode(params)}' if params else path

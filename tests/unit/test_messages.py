@@ -28,11 +28,13 @@ ARGS = {
     routing.HTTP_CHECK: ['http://8.8.8.8/', False, 5.0],
     routing.TCP_CHECK: ['8.8.8.8', 53, 5.0],
     routing.HTTP_CHECK_NO_RESULT: ['http://8.8.8.8/', False, 5.0],
+    routing.CHECK_MANY: [[{'host': '8.8.8.8', 'port': 53, 'timeout': 5.0}]],
 }
 # The task id, new for every message, and the expiry time (compared on its own).
 VOLATILE = {'id', 'root_id', 'correlation_id', 'expires'}
 EXPIRES = {routing.ADD: routing.ADD_EXPIRES, routing.HTTP_CHECK: routing.CHECK_EXPIRES,
-           routing.TCP_CHECK: routing.CHECK_EXPIRES, routing.HTTP_CHECK_NO_RESULT: routing.CHECK_EXPIRES}
+           routing.TCP_CHECK: routing.CHECK_EXPIRES, routing.HTTP_CHECK_NO_RESULT: routing.CHECK_EXPIRES,
+           routing.CHECK_MANY: routing.CHECK_EXPIRES}
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
@@ -83,6 +85,8 @@ TASKS = {
     routing.HTTP_CHECK: st.tuples(st.text(), st.booleans(), st.floats(allow_nan=False)),
     routing.TCP_CHECK: st.tuples(st.text(), st.integers(1, 65535), st.floats(0.1, 30)),
     routing.HTTP_CHECK_NO_RESULT: st.tuples(st.text(), st.booleans(), st.floats(0.1, 30)),
+    routing.CHECK_MANY: st.tuples(st.lists(st.fixed_dictionaries(
+        {'host': st.text(), 'port': st.integers(1, 65535), 'timeout': st.floats(0.1, 30)}))),
 }
 
 
@@ -166,3 +170,25 @@ def test_compressed_messages_are_refused() -> None:
 
     with pytest.raises(NotImplementedError):
         TaskMessages(compressing, 't')
+
+
+@pytest.mark.parametrize('name', routing.LOCATED)
+def test_a_located_check_goes_where_celerys_apply_async_queue_sends_it(app, name: str) -> None:
+    """``queue=``: the queue and exchange Celery makes for a name it was not told of, and the
+    task's expiry as the message's AMQP expiration, as Celery's send_task sets it."""
+    queue = routing.located_queue(name, 'east')
+    with Connection('memory://') as conn:
+        app.tasks[name].apply_async(args=ARGS[name], connection=conn, queue=queue)
+        celerys = conn.default_channel.basic_get(queue, no_ack=True)
+    task_id, ours, _ = build_task_messages(app, name, ARGS[name], queue=queue)
+    assert (ours.exchange, ours.routing_key) == (celerys.delivery_info['exchange'], queue)
+    assert ours.properties['expiration'] == celerys.properties['expiration'] == str(int(EXPIRES[name] * 1000))
+    declared = {entity.name for entity in ours.declare}
+    assert queue in declared
+    template = TaskMessages(app, name, queue)
+    assert template.queue == queue
+    built = template.build(task_id, ARGS[name])[0]
+    assert (built.exchange, built.routing_key, built.properties['expiration']) == \
+        (ours.exchange, ours.routing_key, ours.properties['expiration'])
+    unlocated = build_task_messages(app, name, ARGS[name])[1]
+    assert 'expiration' not in unlocated.properties and unlocated.routing_key == routing.QUEUE_OF[name]

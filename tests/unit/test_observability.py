@@ -19,6 +19,8 @@ import tcelery
 import web
 from gateway import access_log
 from gateway import base as gateway_base
+from main import app as celery_app
+from tcelery.workers import LiveWorkers
 from testbed.process import ROOT
 from tests.unit.test_handlers import TASK_ID, FakeProducer, GatewayCase
 
@@ -129,7 +131,8 @@ class TestAccessLog(GatewayCase):
 class TestAccessLogOn(GatewayCase):
     def get_app(self):
         self.producer = FakeProducer()
-        return web.make_app(web.Settings(wait=0.5, access_log=True), self.producer, self.policy)
+        self.workers = LiveWorkers(celery_app)
+        return web.make_app(web.Settings(wait=0.5, access_log=True), self.producer, self.policy, self.workers)
 
     def test_with_web_access_log_each_answer_is_a_line_with_its_task_id(self) -> None:
         self.producer.outcome = tcelery.TaskResult(TASK_ID, 'SUCCESS', 3)
