@@ -21,19 +21,24 @@ import tcelery
 from common.lifecycle import stop_requested
 from gateway import access_log, metrics
 from gateway.base import InFlight, NotFoundHandler
+from gateway.bulk import ChecksHandler
 from gateway.handlers import AddHandler, CheckHandler, ResultHandler
+from gateway.locations import LocationsHandler
 from gateway.ops import HealthHandler, MetricsHandler, OpenApiHandler
 from gateway.probe import ProbeHandler
 from gateway.settings import Settings
 from probe import modules
 from probe.policy import Policy
+from tcelery.workers import LiveWorkers
 
 log = logging.getLogger('web')
 
 urls = [
     (r'/add', AddHandler),
     (r'/check', CheckHandler),
+    (r'/checks', ChecksHandler),
     (r'/probe', ProbeHandler),
+    (r'/locations', LocationsHandler),
     tornado.web.url(r'/result/([0-9a-fA-F-]{36})', ResultHandler, name='result'),
     (r'/healthz', HealthHandler),
     (r'/metrics', MetricsHandler),
@@ -41,19 +46,22 @@ urls = [
 ]
 
 
-def make_app(settings: Settings, producer: tcelery.NonBlockingProducer,
-             policy: Policy) -> tornado.web.Application:
-    """The gateway, sending tasks through ``producer`` to targets ``policy`` allows. A bad probe
-    modules file (settings.probe_config) stops it here, naming the key."""
+def make_app(settings: Settings, producer: tcelery.NonBlockingProducer, policy: Policy,
+             workers: LiveWorkers) -> tornado.web.Application:
+    """The gateway, sending tasks through ``producer`` to targets ``policy`` allows, at the
+    locations of the live ``workers``. A bad probe modules file (settings.probe_config) stops it
+    here, naming the key."""
     return tornado.web.Application(urls, default_handler_class=NotFoundHandler, route_check=settings,
-                                   producer=producer, policy=policy, in_flight=InFlight(),
+                                   producer=producer, policy=policy, workers=workers, in_flight=InFlight(),
                                    probe_modules=modules.load(settings.probe_config),
                                    log_function=access_log.request_logger(settings.access_log))
 
 
 async def serve(settings: Settings, producer: tcelery.NonBlockingProducer,
                 policy: Policy) -> None:
-    app = make_app(settings, producer, policy)
+    workers = LiveWorkers(producer.app)
+    workers.start()
+    app = make_app(settings, producer, policy, workers)
     server = HTTPServer(app, max_header_size=64 * 1024, idle_connection_timeout=60)
     server.listen(settings.port, address=settings.host, reuse_port=True)
     log.info('listening on http://%s:%d (pid %d)', settings.host, settings.port, os.getpid())
@@ -67,6 +75,7 @@ async def serve(settings: Settings, producer: tcelery.NonBlockingProducer,
         await asyncio.wait_for(in_flight.idle(), settings.longest_request)
     except TimeoutError:
         log.warning('stopping with %d request(s) still in flight', in_flight.count)
+    await workers.close()
     await producer.close()
 
 

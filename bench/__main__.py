@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 from types import FrameType
 
-from bench import load, overload, stacks, sysstat
+from bench import bulk, load, overload, stacks, sysstat
 from bench.apps.upstream import HIGH
 from bench.load import CPUS
 from bench.reports import performance, results, targets
@@ -33,7 +33,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--quick', action='store_true', help='short runs: a smoke test, not results')
     parser.add_argument('--clients', type=int, default=60, help='clients of the main comparison (seed: 60)')
     parser.add_argument('--sweep', default='60,120,240,480', help='client counts of the /check sweep')
-    parser.add_argument('--only', choices=('check', 'add'), help='run one half only')
+    parser.add_argument('--only', choices=('check', 'probe', 'locations', 'bulk', 'add'),
+                        help='run one part only')
     parser.add_argument(
         '--cluster',
         action='store_true',
@@ -151,6 +152,55 @@ def check_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstre
     return rows
 
 
+def probe_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstream_pid: int) -> list[Row]:
+    """Single probes of the slow upstream: our /probe (the whole stack: web.py, the check worker,
+    RabbitMQ, Redis) beside blackbox_exporter's /probe (its one process), same module file."""
+    path = '/probe?' + urllib.parse.urlencode({'module': 'http_2xx', 'target': upstream_url})
+    sweep = [int(n) for n in options.sweep.split(',')]
+    client_counts = sorted({options.clients, max(sweep)})
+    plan: list[tuple[str, AbstractContextManager[stacks.Stack], sysstat.Groups]] = [
+        ('probe', stacks.celery_gateway(raw, options.redis_url, 'shipped', options.web_processes,
+                                        options.check_concurrency), shared_services()),
+        ('blackbox', stacks.blackbox(raw), {}),
+    ]
+    rows = []
+    for key, stack_cm, services in plan:
+        with stack_cm as stack:
+            groups = {**stack.groups, 'upstream': [upstream_pid], **services}
+
+            def drain(stack: stacks.Stack = stack) -> None:
+                stack.drain(path, fast_s=HIGH * 2)
+
+            for clients in client_counts:
+                print(f'/probe {key} at {clients} clients', flush=True)
+                drain()
+                run = load.measure(stack.url + path, clients, options.warmup, options.duration, groups,
+                                   raw / f'probe-{key}-{clients}.log', drain, options.redis_url)
+                rows.append(Row.of('/probe', key, run))
+    return rows
+
+
+def location_runs(options: argparse.Namespace, raw: Path, upstream_url: str, upstream_pid: int) -> list[Row]:
+    """/check from=all over two locations beside a single /check, on one stack (two check workers,
+    east and west): what the fan-out costs in CPU and latency against two single checks."""
+    single = '/check?url=' + urllib.parse.quote(upstream_url, safe='')
+    rows = []
+    located = stacks.two_locations(raw, options.redis_url, options.web_processes, options.check_concurrency)
+    with located as stack:
+        groups = {**stack.groups, 'upstream': [upstream_pid], **shared_services()}
+        for key, path in (('one-check', single), ('from-all', f'{single}&from=all')):
+
+            def drain(path: str = path) -> None:
+                stack.drain(path, fast_s=HIGH * 2)
+
+            print(f'/check {key} at {options.clients} clients', flush=True)
+            drain()
+            run = load.measure(stack.url + path, options.clients, options.warmup, options.duration, groups,
+                               raw / f'check-{key}-{options.clients}.log', drain, options.redis_url)
+            rows.append(Row.of('/check', key, run))
+    return rows
+
+
 def dump_stacks(groups: sysstat.Groups, path: Path) -> None:
     """Every thread's Python stack of the stack's processes (py-spy dump), to see where it hangs."""
     with open(path, 'w') as out:
@@ -259,18 +309,26 @@ def main() -> None:
 
     rows: list[Row] = []
     memory: dict = {}
+    bulk_results: dict = {}
     with ExitStack() as stack:
         upstream_url, upstream_pid = stack.enter_context(stacks.upstream(raw))
         if options.only in (None, 'check'):
             rows += check_runs(options, raw, upstream_url, upstream_pid)
+        if options.only in (None, 'probe'):
+            rows += probe_runs(options, raw, upstream_url, upstream_pid)
+        if options.only in (None, 'locations'):
+            rows += location_runs(options, raw, upstream_url, upstream_pid)
+        if options.only in (None, 'bulk'):
+            bulk_results = bulk.run(options, raw, upstream_url, shared_services())
         if options.only in (None, 'add'):
             add_rows, memory = add_runs(options, raw)
             rows += add_rows
         if options.cluster:
             rows += cluster_runs(options, raw, upstream_url, upstream_pid)
-    results.write(options.out, options, rows, memory)
+    results.write(options.out, options, rows, memory, bulk_results)
     if not options.quick and options.only is None:  # a smoke or partial run is not README's figures
-        performance.update(rows, memory, targets.targets(rows, options, memory), options.clients)
+        goals = targets.targets(rows, options, memory)
+        performance.update(rows, memory, goals, options.clients, bulk_results)
     print((options.out / 'results.md').read_text())
 
 

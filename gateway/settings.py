@@ -31,7 +31,7 @@ class Settings:
     max_backlog: float | None = None
     probe_config: Path = modules.DEFAULT_PATH  # PROBE_CONFIG: blackbox_exporter's module file
     max_bulk: int = 1000  # MAX_BULK: targets in one POST /checks
-    bulk_chunk: int = 100  # BULK_CHUNK: targets per check_many task (docs/performance.md measures it)
+    bulk_chunk: int = 250  # BULK_CHUNK: targets per check_many task (docs/bulk.md: why 250)
 
     @property
     def longest_request(self) -> float:

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from bench.apps.upstream import MEAN
+from bench.reports.bulk import table
 from bench.reports.results import RESULTS
 from bench.reports.rows import STACKS, Row, find_row
 from testbed.doc_blocks import replace_block
@@ -17,6 +18,7 @@ from testbed.process import ROOT
 PERFORMANCE_DOC = ROOT / 'docs' / 'performance.md'
 # The committed run of make bench before issue 10's work on the gateway and the worker.
 BEFORE = RESULTS / 'before-issue10.json'
+LOCATION_STACKS = ('one-check', 'from-all')
 CPU_ROWS = (('/check', 'c'), ('/check', 'fastapi'), ('/check', 'bare'), ('/check', 'floor'), ('/add', 'ours'),
             ('/add', 'naive'), ('/add', 'fastapi'))
 
@@ -40,8 +42,45 @@ def cpu_table(rows: list[Row], before: list[Row], clients: int) -> list[str]:
     return lines
 
 
+def probe_table(rows: list[Row]) -> list[str]:
+    """Single probes through our /probe (the whole stack) beside blackbox_exporter's (its process)."""
+    probes = [r for r in rows if r.endpoint == '/probe' and r.qps and r.stack_cpu_ms]
+    if not probes:
+        return []
+    lines = ['| `/probe` of the slow upstream | clients | answers/s | p50 ms | CPU ms per probe |',
+             '|---|--:|--:|--:|--:|']
+    lines += [f'| {STACKS[r.stack]} | {r.clients} | {r.qps:g} | {r.p50_ms:g} | {r.stack_cpu_ms:.2f} |'
+              for r in probes]
+    lines.append('')
+    for clients in sorted({r.clients for r in probes}):
+        ours = find_row(probes, '/probe', 'probe', clients)
+        theirs = find_row(probes, '/probe', 'blackbox', clients)
+        if ours and theirs:
+            lines.append(f'- at {clients} clients our stack answers {ours.qps / theirs.qps:.2f} x '
+                         f"blackbox_exporter's probes per second and spends "
+                         f'{ours.stack_cpu_ms / theirs.stack_cpu_ms:.1f} x its CPU per probe.')
+    return lines
+
+
+def fan_out_table(rows: list[Row]) -> list[str]:
+    """/check from=all over two locations against one check on the same stack."""
+    one, both = (next((r for r in rows if r.stack == key and r.qps and r.stack_cpu_ms), None)
+                 for key in LOCATION_STACKS)
+    if not (one and both):
+        return []
+    header = (f'| /check, {one.clients} clients, two locations | requests/s | p50 ms | p99 ms '
+              '| CPU ms per request |')
+    return [header,
+            '|---|--:|--:|--:|--:|',
+            *(f'| {STACKS[r.stack]} | {r.qps:g} | {r.p50_ms:g} | {r.p99_ms:g} | {r.stack_cpu_ms:.2f} |'
+              for r in (one, both)),
+            '',
+            f'- from=all (two checks) costs {both.stack_cpu_ms / one.stack_cpu_ms:.2f} x the CPU of one '
+            f'check (two single checks: 2 x) and adds {both.p50_ms - one.p50_ms:+.0f} ms to its p50.']
+
+
 def summary(rows: list[Row], memory: dict) -> str:
-    check = [r for r in rows if r.endpoint == '/check']
+    check = [r for r in rows if r.endpoint == '/check' and r.stack not in LOCATION_STACKS]
     clients = sorted({r.clients for r in check})
     qps = {(r.stack, r.clients): r.qps for r in check}
     lines = [
@@ -72,21 +111,23 @@ def summary(rows: list[Row], memory: dict) -> str:
             f'- web process RSS growth: {memory["max_growth_kib"] / 1024:+.1f} MiB over '
             f'{memory["requests"]} `/add` requests (worst process).'
         )
+    lines += ['', *probe_table(rows), '', *fan_out_table(rows)]
     return '\n'.join(lines)
 
 
-def update(rows: list[Row], memory: dict, goals: list[dict], clients: int) -> None:
-    """Rewrite docs/performance.md's block: throughput, issue 10's targets, and CPU per request."""
+def update(rows: list[Row], memory: dict, goals: list[dict], clients: int, bulk: dict) -> None:
+    """Rewrite docs/performance.md's block: throughput, issue 10's targets, CPU per request, and
+    bulk checks beside blackbox_exporter with issue 25's targets."""
     text = [summary(rows, memory), '', '| target (issue 10) | measured | |', '|---|---|---|']
     text += [f'| {g["target"]} | {g["measured"]} | {"pass" if g["pass"] else "**miss**"} |' for g in goals]
-    text += ['', *cpu_table(rows, _rows(BEFORE), clients)]
+    text += ['', *cpu_table(rows, _rows(BEFORE), clients), '', *table(bulk)]
     replace_block('performance', '\n'.join(text), PERFORMANCE_DOC)
 
 
 def main() -> None:
     results = json.loads((RESULTS / 'results.json').read_text())
     update([Row(**row) for row in results['rows']], results.get('memory') or {}, results['targets'],
-           results['settings']['clients'])
+           results['settings']['clients'], results.get('bulk') or {})
 
 
 if __name__ == '__main__':

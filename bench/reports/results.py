@@ -12,8 +12,10 @@ from pathlib import Path
 
 from bench.apps.upstream import MEAN
 from bench.load import CPUS, WRK
+from bench.reports.bulk import table
 from bench.reports.rows import STACKS, Row, find_row
 from bench.reports.targets import targets
+from testbed import blackbox
 
 RESULTS = Path(__file__).parent.parent / 'results'  # bench/results/: where a run writes by default
 
@@ -45,6 +47,7 @@ def versions() -> dict[str, str]:
     found['wrk'] = _version([WRK, '-v']).split(' [')[0].removeprefix('wrk ')
     found['rabbitmq'] = _version(['rabbitmqctl', '-q', 'version'])
     found['redis-server'] = _version(['redis-server', '--version'])
+    found['blackbox_exporter'] = _version([blackbox.BINARY, '--version']).split(' (')[0].split('version ')[-1]
     return found
 
 
@@ -118,7 +121,8 @@ def _markdown(
         '',
         '## CPU per request (ms, from the CPU % above and the qps)',
         '',
-        'Stack total: web (uWSGI for a, which does the check itself) + worker + rabbitmq + redis; '
+        'Stack total: web (uWSGI for a, which does the check itself; blackbox_exporter for its row) '
+        '+ worker + rabbitmq + redis; '
         'the upstream is what is checked, not part of the stack. Redis used_memory is the whole '
         "server's, before -> after the measured run (other sessions' databases count too).",
         '',
@@ -143,7 +147,7 @@ def _markdown(
     return '\n'.join(lines)
 
 
-COMPONENTS = ('web', 'uwsgi', 'worker', 'upstream', 'rabbitmq', 'redis')
+COMPONENTS = ('web', 'uwsgi', 'exporter', 'worker', 'upstream', 'rabbitmq', 'redis')
 
 
 def _replication(rows: list[Row], n: int) -> list[str]:
@@ -179,12 +183,12 @@ def _cpu_ms_line(r: Row) -> str:
         memory = ' -> '.join(f'{value / 2**20:.1f}' for value in r.redis_memory)
     total = f'{r.stack_cpu_ms:.2f}' if r.stack_cpu_ms is not None else ''
     return (
-        f'| {r.endpoint} | {r.stack} | {r.clients} | {ms("web", "uwsgi")} | {ms("worker")} '
+        f'| {r.endpoint} | {r.stack} | {r.clients} | {ms("web", "uwsgi", "exporter")} | {ms("worker")} '
         f'| {ms("rabbitmq")} | {ms("redis")} | {total} | {ms("upstream")} | {memory} |'
     )
 
 
-def write(out: Path, options: argparse.Namespace, rows: list[Row], memory: dict) -> None:
+def write(out: Path, options: argparse.Namespace, rows: list[Row], memory: dict, bulk: dict) -> None:
     from bench.reports import plots  # matplotlib loads only once there is something to draw
 
     env = {'machine': machine(), 'versions': versions()}
@@ -199,10 +203,12 @@ def write(out: Path, options: argparse.Namespace, rows: list[Row], memory: dict)
                 'rows': [asdict(r) for r in rows],
                 'targets': goals,
                 'memory': memory,
+                'bulk': bulk,
             },
             indent=1,
         )
         + '\n'
     )
-    (out / 'results.md').write_text(_markdown(options, rows, goals, memory, env))
+    markdown = _markdown(options, rows, goals, memory, env)
+    (out / 'results.md').write_text(markdown + '\n'.join(['', *table(bulk), '']))
     plots.draw(out, rows)

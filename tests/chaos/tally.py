@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 COLUMNS = ('scenario', 'N', 'accepted', 'completed', 'lost', 'duplicated', 'refused', 'notes')
-# A full run records each of them: crashes and restarts (1-5), bad input (6), soak (7), the
-# RabbitMQ cluster and Sentinel (8-11), overload (12).
-SCENARIOS = {'1', '2', '3', '4', '5', '6a', '6b', '6c', '7', '8', '9', '10', '11', '12'}
+# A full run records each of them: crashes and restarts (1-5, 2b a bulk chunk), bad input (6), soak
+# (7), the RabbitMQ cluster and Sentinel (8-11), overload (12).
+SCENARIOS = {'1', '2', '2b', '3', '4', '5', '6a', '6b', '6c', '7', '8', '9', '10', '11', '12'}
 
 
 def _number(row: Row) -> tuple[int, str]:

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import signal
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import requests
 
 import routing
 from testbed.process import Proc, wait_for
@@ -106,3 +109,52 @@ def test_kill_9_worker_main_process_mid_task(vhost: Vhost, log_dir: Path, upstre
     assert row.lost == 0, [c.task_id for c in calls if c.accepted and c.final is None]
     assert all(c.final.get('ok') is True for c in calls)
     assert 1 <= dup <= 4, dup  # at most the victim's prefetch ran twice
+
+
+def test_kill_9_worker_mid_bulk_chunk(vhost: Vhost, log_dir: Path, upstream: Upstream, tally: Tally) -> None:
+    """POST /checks of 300 slow routes (three chunks of 100); the only worker is SIGKILLed while
+    it holds them: each chunk it held is delivered again whole to a new worker, and every route
+    gets its result from /result/<chunk task id>."""
+    env = base_env(BROKER_URL=vhost.url, BULK_CHUNK='100')
+    bulk_queue = (routing.QUEUE_OF[routing.CHECK_MANY],)
+    victim = start_worker('check', env, log_dir, 4, name='chaos-bulk-victim', queues=bulk_queue)
+    web, url = start_web(dict(env, WEB_WAIT='1'), log_dir, name='chaos-web-bulk')
+    tokens = [uuid.uuid4().hex for _ in range(300)]
+    targets = [{'url': f'{upstream.url}/slow?ms=1500&t={token}'} for token in tokens]
+    survivor = None
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            answer = pool.submit(requests.post, f'{url}/checks', json={'targets': targets}, timeout=30)
+            wait_for(lambda: upstream.busy() >= 250, 30, 0.01, 'the chunks running in the victim')
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.popen.wait(10)
+            survivor = start_worker('check', env, log_dir, 4, name='chaos-bulk-survivor', queues=bulk_queue)
+            body = answer.result().json()
+        results = body['results']
+        assert body['summary']['pending'] == 300, body['summary']  # WEB_WAIT 1 s < the 1.5 s checks
+        chunks = sorted({result['task_id'] for result in results})
+        finals: dict[str, list] = {}
+
+        def all_done() -> bool:
+            for task_id in chunks:
+                if task_id not in finals:
+                    found = requests.get(f'{url}/result/{task_id}', timeout=5).json()
+                    if found['status'] == 'SUCCESS':
+                        finals[task_id] = found['result']
+            return len(finals) == len(chunks)
+
+        wait_for(all_done, 60, 0.2, 'every chunk done after the redelivery')
+    finally:
+        web.stop()
+        for proc in (victim, survivor):
+            if proc is not None:
+                proc.stop()
+    checked = [check for chunk in finals.values() for check in chunk]
+    again = sum(upstream.token_count(token) - 1 for token in tokens)
+    tally.record_counts('2b. kill -9 worker mid bulk chunk', 300, accepted=300, completed=len(checked),
+                        lost=300 - len(checked), duplicated=again,
+                        notes=f'{len(chunks)} chunks of 100; each chunk held by the victim ran again whole')
+    assert len(chunks) == 3 and len(checked) == 300
+    assert all(check['ok'] for check in checked), [c for c in checked if not c['ok']][:3]
+    assert all(upstream.token_count(token) >= 1 for token in tokens)
+    assert again % 100 == 0 and 100 <= again <= 300, again  # whole chunks, nothing else
