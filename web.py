@@ -15,9 +15,9 @@ import os
 
 import tornado.web
 import uvloop
-from tornado.httpserver import HTTPServer
 
 import tcelery
+from common.http import bounded_server
 from common.lifecycle import stop_requested
 from gateway import access_log, metrics
 from gateway.base import InFlight, NotFoundHandler
@@ -62,7 +62,9 @@ async def serve(settings: Settings, producer: tcelery.NonBlockingProducer,
     workers = LiveWorkers(producer.app)
     workers.start()
     app = make_app(settings, producer, policy, workers)
-    server = HTTPServer(app, max_header_size=64 * 1024, idle_connection_timeout=60)
+    # Bodies of 64 KiB at most (POST /checks allows its own), each read within its deadline.
+    server = bounded_server(app, max_header_size=64 * 1024, body_timeout=settings.body_timeout,
+                            max_connections=settings.max_connections)
     server.listen(settings.port, address=settings.host, reuse_port=True)
     log.info('listening on http://%s:%d (pid %d)', settings.host, settings.port, os.getpid())
     await stop_requested()

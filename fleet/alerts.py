@@ -109,9 +109,11 @@ class Alerts:
                           hook.attempts)
 
     async def _post(self, hook: AlertHook, notice: Notice) -> bool:
-        request = HTTPRequest(hook.url, method='POST', body=json.dumps(notice),
+        # No redirect is followed: a 307 would replay the alert, body and all, to wherever the
+        # answer points, an internal address included. A redirect is an undelivered alert.
+        request = HTTPRequest(hook.url, method='POST', body=json.dumps(notice), follow_redirects=False,
                               headers={'Content-Type': 'application/json'}, request_timeout=SEND_TIMEOUT)
-        with contextlib.suppress(Exception):  # any failure (refused, 5xx, timeout) means: try again
+        with contextlib.suppress(Exception):  # any failure (refused, 3xx, 5xx, timeout) means: try again
             await self._http.fetch(request)
             return True
         return False

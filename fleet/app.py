@@ -9,6 +9,7 @@ from pathlib import Path
 
 import tornado.web
 
+from common.http import bounded_server
 from common.lifecycle import stop_requested
 from fleet import audit, auth
 from fleet.alerts import Alerts
@@ -22,6 +23,8 @@ from fleet.urls import urls
 
 log = logging.getLogger('fleet')
 HERE = Path(__file__).resolve().parent
+MAX_BODY = 1024 * 1024  # the largest request is an action's JSON list of processes
+MAX_CONNECTIONS = 1000
 
 
 class NotFoundApi(ApiHandler):
@@ -88,7 +91,9 @@ async def serve(settings: Settings) -> None:
     alerts = Alerts(config.alerts)
     monitor = Monitor(config, {s.name: client_for(s) for s in config.servers}, alerts, settings.supervised_as)
     app = make_app(monitor, settings, users_of(config, settings))
-    server = app.listen(settings.port, address=settings.host, idle_connection_timeout=60)
+    # Forms and JSON actions only: 1 MiB bodies, read within 10 s, at most 1000 connections.
+    server = bounded_server(app, max_body_size=MAX_BODY, max_connections=MAX_CONNECTIONS)
+    server.listen(settings.port, address=settings.host)
     asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_users, app, settings)
     alerts.start()
     monitor.start()

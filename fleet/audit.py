@@ -14,6 +14,7 @@ from pathlib import Path
 
 FILE = 'audit.jsonl'
 SCAN = 16 * 1024 * 1024  # bytes read back from the end at most for one query
+FIELD = 256  # characters of a text field kept: a client's text (a user name tried) never bloats a line
 CHUNK = 64 * 1024
 
 
@@ -41,7 +42,9 @@ class AuditLog:
     def write(self, entry: Entry) -> None:
         # One write per line: a line is never interleaved with another, and a crash loses at
         # most the line being written. Small and local, so it is done on the event loop.
-        os.write(self._fd, (json.dumps(asdict(entry), ensure_ascii=False) + '\n').encode())
+        fields = {name: value[:FIELD] if isinstance(value, str) else value
+                  for name, value in asdict(entry).items()}
+        os.write(self._fd, (json.dumps(fields, ensure_ascii=False) + '\n').encode())
 
     def read(self, limit: int, **match: str) -> list[dict]:
         """The newest `limit` entries whose fields contain the given texts (case-insensitive)."""

@@ -13,6 +13,7 @@ or the dashboard is unreachable.
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import sys
 import urllib.error
@@ -48,10 +49,33 @@ class Backend(Protocol):
     async def tail(self, pid: str) -> str: ...
 
 
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect comes back as the error it is: following it would send the token elsewhere."""
+
+    def redirect_request(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+# No proxy from HTTP(S)_PROXY either: the token goes to FLEET_URL and nowhere else.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}), _NoRedirects)
+
+
+def on_this_machine(host: str) -> bool:
+    try:
+        return host == 'localhost' or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class Dashboard:
-    """Through a running dashboard's JSON API, with an API token."""
+    """Through a running dashboard's JSON API, with an API token: over https, or plain http to
+    this machine only (where the token does not cross a network)."""
 
     def __init__(self, url: str, token: str):
+        parts = urllib.parse.urlsplit(url)
+        if parts.scheme != 'https' and not (parts.scheme == 'http' and on_this_machine(parts.hostname or '')):
+            raise Refused(f'FLEET_URL must be https:// (or http:// to this machine): {url[:100]!r} would '
+                          'send the token in plaintext')
         self.url = url.rstrip('/')
         self.headers = {'Authorization': f'Bearer {token}', 'Content-Type': 'application/json'}
 
@@ -59,7 +83,7 @@ class Dashboard:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(self.url + path, data=data, headers=self.headers)
         try:
-            with urllib.request.urlopen(request, timeout=120) as response:
+            with _OPENER.open(request, timeout=120) as response:
                 return json.load(response)
         except urllib.error.HTTPError as exc:
             try:

@@ -17,6 +17,7 @@ from pathlib import Path
 HOME = Path(__file__).resolve().parent.parent
 # What each role may do: `control` is start, stop and restart; `manage` is reread & update,
 # signals, clearing logs and reading the audit log.
+MAX_NAME = 64  # characters of a server, group, user or token name
 ROLES = {'admin': {'control', 'manage'}, 'operator': {'control'}, 'readonly': set()}
 TRUE = {'1', 'true', 'yes', 'on'}
 
@@ -253,9 +254,11 @@ def _role(role: str, who: str) -> None:
 
 
 def _name(value: str, kind: str) -> str:
-    # Names appear in ids (server:group:name) and URLs: keep them plain.
-    if not value or ':' in value or '/' in value or value != value.strip():
-        raise ValueError(f'{kind} name {value!r} must be non-empty, without ":" "/" or outer spaces')
+    # Names appear in ids (server:group:name) and URLs: keep them plain, and short (a login form
+    # reads no more of a user name than MAX_NAME).
+    if not value or ':' in value or '/' in value or value != value.strip() or len(value) > MAX_NAME:
+        raise ValueError(f'{kind} name {value[:MAX_NAME]!r} must be non-empty, at most {MAX_NAME} '
+                         'characters, without ":" "/" or outer spaces')
     return value
 
 

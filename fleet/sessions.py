@@ -66,7 +66,8 @@ class Sessions:
         return len(stale)
 
     def watch(self, token: str, queue: asyncio.Queue) -> None:
-        self._open[token].streams.add(queue)
+        if token in self._open:  # else the session ended meanwhile: the request was a trusted proxy's
+            self._open[token].streams.add(queue)
 
     def unwatch(self, token: str, queue: asyncio.Queue) -> None:
         if token in self._open:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tcelery
+from common import http
 from probe import modules
 from probe.options import MAX_TIMEOUT
 
@@ -30,6 +31,8 @@ class Settings:
     # 0: never refuse.
     max_backlog: float | None = None
     probe_config: Path = modules.DEFAULT_PATH  # PROBE_CONFIG: blackbox_exporter's module file
+    body_timeout: float = http.BODY_TIMEOUT  # WEB_BODY_TIMEOUT: seconds to receive a request body
+    max_connections: int = http.MAX_CONNECTIONS  # WEB_MAX_CONNECTIONS: open at once, per process
     max_bulk: int = 1000  # MAX_BULK: targets in one POST /checks
     bulk_chunk: int = 250  # BULK_CHUNK: targets per check_many task (docs/bulk.md: why 250)
 
@@ -51,6 +54,8 @@ class Settings:
             max_backlog=float(backlog) if (backlog := os.environ.get('MAX_BACKLOG_SECONDS')) else None,
             management_url=os.environ.get('RABBITMQ_API') or None,
             probe_config=Path(os.environ.get('PROBE_CONFIG') or cls.probe_config),
+            body_timeout=float(os.environ.get('WEB_BODY_TIMEOUT') or cls.body_timeout),
+            max_connections=int(os.environ.get('WEB_MAX_CONNECTIONS') or cls.max_connections),
             max_bulk=int(os.environ.get('MAX_BULK') or cls.max_bulk),
             bulk_chunk=int(os.environ.get('BULK_CHUNK') or cls.bulk_chunk),
         )

@@ -79,6 +79,7 @@ SPECIAL_PURPOSE = tuple(sorted(((ipaddress.ip_network(block), name) for block, n
     ('3fff::/20', 'documentation'),  # RFC 9637
     ('5f00::/16', 'segment routing (SRv6) SIDs'),  # RFC 9602
     ('fc00::/7', 'unique-local'),  # RFC 4193, RFC 8190
+    ('fec0::/10', 'site-local (deprecated)'),  # RFC 3879: not in the registry, yet routed inside sites
     ('fe80::/10', 'link-local unicast'),  # RFC 4291
 )), key=lambda entry: -entry[0].prefixlen))
 # Globally reachable as far as the registry goes: vetted by the IPv4 address they carry, though

@@ -13,7 +13,7 @@ from typing import Any
 from probe import resolve, tls
 from probe.failures import describe
 from probe.options import CheckOptions
-from probe.policy import Policy, TargetRefused
+from probe.policy import Policy, TargetRefused, validate_port
 
 PHASES = ('resolve', 'connect', 'tls')
 
@@ -24,6 +24,7 @@ async def check(host: str, port: int, options: CheckOptions, policy: Policy) -> 
     phases = dict.fromkeys(PHASES, 0.0)
     result: dict[str, Any] = {'ok': False, 'latency_ms': None, 'error': None, 'phases_ms': phases}
     try:
+        port = validate_port(port)  # the socket layer takes a port modulo 65536: 65616 would be 80
         async with asyncio.timeout(options.timeout):
             await _connect(host, port, options, policy, result, phases)
         result['ok'] = True

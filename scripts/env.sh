@@ -47,6 +47,9 @@ export_default FLOWER_HOST 127.0.0.1
 export_default FLOWER_PORT 5555
 export_default RABBITMQ_API 'http://guest:guest@127.0.0.1:15672/api/'
 export_default FLEET_CONFIG "$ROUTE_CHECK_HOME/fleet/examples/fleet.toml"
+# supervisord passes its whole environment on to every program and cannot remove a variable: each
+# program's environment= blanks, with this list, the passwords it has no use for.
+export NO_SECRETS='SUPERVISOR_PASSWORD="",FLOWER_PASSWORD="",FLEET_ADMIN_PASSWORD=""'
 # What this machine runs: everything (one machine), the workers only (a worker machine), or the
 # gateway, Flower and the fleet dashboard (a front machine). supervisord has no conditional
 # sections, so the role becomes each program's autostart.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 
 import pytest
 
@@ -48,6 +49,7 @@ REFUSED_SPELLINGS = {
     'broadcast': '255.255.255.255',
     'ipv6 link-local': 'fe80::1',
     'ipv6 unique-local': 'fd00::1',
+    'ipv6 site-local (deprecated)': 'fec0::1',
     # IANA special-purpose entries that Python's ipaddress misses (in some releases).
     'ietf protocol assignments': '192.0.0.1',
     'pcp anycast': '192.0.0.9',
@@ -196,3 +198,13 @@ def test_worker_check_refuses_what_resolves_to_a_refused_address() -> None:
     assert result['ok'] is False and result['error'].startswith('refused: localhost resolves to 127.0.0.1')
     result = check_worker.tcp_check('0x7f.1', 1, policy=STRICT)
     assert result['ok'] is False and 'loopback' in result['error']
+
+
+def test_a_port_above_65535_is_refused_not_wrapped() -> None:
+    """The socket layer takes a port modulo 65536: 65536 + P would reach P."""
+    with socket.create_server(('127.0.0.1', 0)) as listening:
+        port = listening.getsockname()[1]
+        loopback = Policy.from_env('127.0.0.0/8')
+        assert check_worker.tcp_check('127.0.0.1', port, policy=loopback)['ok']
+        wrapped = check_worker.tcp_check('127.0.0.1', port + 65536, policy=loopback)
+        assert wrapped['ok'] is False and 'outside 1-65535' in wrapped['error']

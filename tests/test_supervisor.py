@@ -7,6 +7,7 @@ import signal
 import stat
 import threading
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -25,6 +26,27 @@ def test_make_run_generates_private_secrets(system: System) -> None:
     assert stat.S_IMODE(secrets.stat().st_mode) == 0o600
     assert 'generated passwords in' in system.make.log() and str(secrets) in system.make.log()
     assert all(len(system.secrets[k]) >= 20 for k in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD'))
+
+
+def test_logs_are_readable_by_their_owner_only(system: System) -> None:
+    logs = system.home / 'var/log'
+    assert stat.S_IMODE(logs.stat().st_mode) == 0o700
+    files = list(logs.glob('*.log'))
+    assert files and all(stat.S_IMODE(path.stat().st_mode) & 0o077 == 0 for path in files), [
+        (path.name, oct(path.stat().st_mode)) for path in files]
+
+
+def test_no_program_holds_a_password_it_does_not_use(system: System) -> None:
+    """supervisord passes its environment on; each program's environment= blanks what it does not
+    need. The fleet dashboard logs in to supervisord and has an admin; Flower has its own login."""
+    uses = {'fleet': {'SUPERVISOR_PASSWORD', 'FLEET_ADMIN_PASSWORD'}, 'flower': {'FLOWER_PASSWORD'}}
+    programs = system.rpc().supervisor.getAllProcessInfo()
+    assert {info['group'] for info in programs} >= {'web', 'worker-add', 'worker-check', 'flower', 'fleet'}
+    for info in programs:
+        environ = Path(f'/proc/{info["pid"]}/environ').read_bytes()
+        held = {name for name in ('SUPERVISOR_PASSWORD', 'FLOWER_PASSWORD', 'FLEET_ADMIN_PASSWORD')
+                if system.secrets[name].encode() in environ}
+        assert held <= uses.get(info['group'], set()), (info['name'], held)
 
 
 def test_every_program_runs_and_add_works(system: System) -> None:

@@ -23,9 +23,12 @@ class EventsApi(ApiHandler):
     async def get(self) -> None:
         self.set_header('Content-Type', 'text/event-stream')
         self.set_header('X-Accel-Buffering', 'no')  # a proxy must pass events on at once
+        # A browser's session: logging out (or a reload removing the user) ends its stream. An API
+        # token or a trusted proxy's user has no session to watch (the stream ends with the client).
+        token = self.session_token if self.bearer_token is None else None
         queue = self.monitor.subscribe()
-        token = self.session_token
-        self.sessions.watch(token, queue)  # logging out (or a reload removing the user) ends the stream
+        if token is not None:
+            self.sessions.watch(token, queue)
         try:
             self.event('snapshot', self.monitor.snapshot())
             await self.flush()
@@ -43,7 +46,8 @@ class EventsApi(ApiHandler):
             pass
         finally:
             self.monitor.unsubscribe(queue)
-            self.sessions.unwatch(token, queue)
+            if token is not None:
+                self.sessions.unwatch(token, queue)
 
     def event(self, name: str, data: Any) -> None:
         self.write(f'event: {name}\ndata: {json.dumps(data)}\n\n')

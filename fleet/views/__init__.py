@@ -7,11 +7,12 @@ from urllib.parse import urlparse
 
 from fleet.actions import SIGNALS
 from fleet.auth import authenticate
-from fleet.config import User
+from fleet.config import MAX_NAME, User
 from fleet.handlers import SESSION_COOKIE, SESSION_DAYS, BaseHandler, PageHandler
 from fleet.sessions import LoginLimit
 from fleet.state import HISTORY, PROCESS_HISTORY
 
+MAX_PASSWORD = 1024  # characters of a password read from the login form
 VIEWS = {'groups': 'Groups', 'servers': 'Servers', 'processes': 'All processes', 'audit': 'Audit log'}
 NEEDS = {'audit': 'manage'}  # views only some roles see
 # What fleet.js must agree with the server on, served rather than copied into it.
@@ -44,10 +45,11 @@ class LoginPage(BaseHandler):
             self.render('login.html', error=f'Too many attempts: try again in {math.ceil(wait)} s.',
                         next=self._next())
             return
-        name = self.get_body_argument('username', '')
-        user = await authenticate(self.users, name, self.get_body_argument('password', ''))
+        name = self.get_body_argument('username', '')[:MAX_NAME]  # no real name is longer
+        user = await authenticate(self.users, name, self.get_body_argument('password', '')[:MAX_PASSWORD])
         if user is None:
-            self.audit('login', '', name, 'WRONG_PASSWORD', False, 'wrong user name or password',
+            # The name tried once, as the user: the target says nothing more.
+            self.audit('login', '', '', 'WRONG_PASSWORD', False, 'wrong user name or password',
                        user=User(name, '', ''))
             self.set_status(401)
             self.render('login.html', error='Wrong user name or password.', next=self._next())

@@ -279,9 +279,10 @@ class SlowProxy:
 
 
 class WebhookReceiver:
-    """A local HTTP server that records the JSON POSTs it gets; answers 500 to the first `fail` ones."""
+    """A local HTTP server that records the JSON POSTs it gets; answers 500 to the first `fail`
+    ones, or a 307 to `redirect_to` to every one."""
 
-    def __init__(self, fail: int = 0):
+    def __init__(self, fail: int = 0, redirect_to: str | None = None):
         self.received: list[tuple[float, int, Any]] = []  # (when, answered status, body)
         self.fail = fail
         receiver = self
@@ -289,10 +290,12 @@ class WebhookReceiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's name
                 body = json.loads(self.rfile.read(int(self.headers['Content-Length'])))
-                status = 500 if receiver.fail > 0 else 200
+                status = 307 if redirect_to else 500 if receiver.fail > 0 else 200
                 receiver.fail -= 1
                 receiver.received.append((time.monotonic(), status, body))
                 self.send_response(status)
+                if redirect_to:
+                    self.send_header('Location', redirect_to)
                 self.send_header('Content-Length', '0')
                 self.end_headers()
 

@@ -51,6 +51,22 @@ def test_alerts_fire_once_retry_with_backoff_and_recover(delta, fleet_factory, t
         receiver.stop()
 
 
+def test_a_webhook_answering_a_redirect_is_not_followed(delta, fleet_factory):
+    """A 307 would replay the alert's POST to wherever it points (an internal address, say)."""
+    inside = WebhookReceiver()
+    hook = WebhookReceiver(redirect_to=inside.url)
+    try:
+        fleet = fleet_factory([delta], extra=f'[[alerts]]\nurl = "{hook.url}"\nattempts = 2\n')
+        fleet.wait_reachable(fleet.session())
+        delta.stop()  # the server alert
+        wait_until(lambda: len(hook.received) == 2, 15, 'the alert and its one retry')
+        assert [status for _, status, _ in hook.received] == [307, 307]
+        assert inside.received == []
+    finally:
+        hook.stop()
+        inside.stop()
+
+
 # Headless Chromium shows no notifications: record what the page asks for instead.
 RECORD_NOTIFICATIONS = '''
 window.shown = [];

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import os
 import signal
 import stat
@@ -134,6 +136,15 @@ def test_hash_password_command():
 
 
 @pytest.mark.unit
+def test_passwords_hash_at_scrypt_n_2_17_and_older_hashes_still_verify():
+    assert auth.hash_password('s3cret').split('$')[1:4] == ['131072', '8', '1']
+    salt = b'0123456789abcdef'
+    old = hashlib.scrypt(b's3cret', salt=salt, n=2**14, r=8, p=1)
+    stored = f'scrypt${2**14}$8$1${base64.b64encode(salt).decode()}${base64.b64encode(old).decode()}'
+    assert auth.verify_password('s3cret', stored) and not auth.verify_password('other', stored)
+
+
+@pytest.mark.unit
 def test_config_is_checked():
     server = {'name': 'a', 'url': 'http://127.0.0.1:1/RPC2'}
     with pytest.raises(ValueError, match='matches no server'):
@@ -149,7 +160,7 @@ def test_config_is_checked():
     def with_hash(stored: str) -> dict:
         return {'servers': [server], 'users': [{'name': 'u', 'role': 'admin', 'password_hash': stored}]}
     for bad in ('x', good.replace('scrypt', 'md5'), good + '$', good.replace('$8$', '$eight$'),
-                good.rsplit('$', 1)[0] + '$not base64!', good.replace('16384', '1000')):
+                good.rsplit('$', 1)[0] + '$not base64!', good.replace(f'${auth.N}$', '$1000$')):
         with pytest.raises(ValueError, match='password_hash'):
             config.parse(with_hash(bad))
     config.parse(with_hash(good))

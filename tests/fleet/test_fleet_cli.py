@@ -4,6 +4,8 @@ dashboard or straight against the config's servers."""
 from __future__ import annotations
 
 import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
@@ -74,3 +76,52 @@ def test_cli_straight_to_the_servers(fleet, supervisors):
     assert everything.returncode == 1 and 'alpha:missing:missing' in everything.stdout
     no_password = cli(fleet, 'status', 'beta', '--direct', env={supervisors['beta'].password_env: ''})
     assert no_password.returncode == 3 and 'beta: unreachable' in no_password.stderr
+
+
+class Recorder:
+    """A local HTTP server that records each request's Authorization header and answers a 307
+    to ``redirect_to`` (or 502, as a proxy that reaches nothing would)."""
+
+    def __init__(self, redirect_to: str | None = None):
+        self.seen: list[str | None] = []
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                recorder.seen.append(self.headers.get('Authorization'))
+                self.send_response(307 if redirect_to else 502)
+                if redirect_to:
+                    self.send_header('Location', redirect_to + self.path)
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
+        self.url = f'http://127.0.0.1:{self.server.server_port}'
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_the_token_goes_to_fleet_url_only(fleet):
+    """Not on after a redirect, not to HTTP_PROXY, and never in plaintext off this machine."""
+    elsewhere = Recorder()
+    redirecting = Recorder(redirect_to=elsewhere.url)
+    proxy = Recorder()
+    try:
+        moved = cli(fleet, 'status', env={'FLEET_URL': redirecting.url})
+        assert moved.returncode == 2 and '307' in moved.stderr, moved.stderr
+        assert redirecting.seen == [f'Bearer {ADMIN_TOKEN}'] and elsewhere.seen == []
+        proxied = cli(fleet, 'status', 'beta', env={'HTTP_PROXY': proxy.url, 'http_proxy': proxy.url,
+                                                    'NO_PROXY': '', 'no_proxy': ''})
+        assert proxied.returncode == 0, proxied.stderr
+        assert proxy.seen == []
+    finally:
+        for server in (elsewhere, redirecting, proxy):
+            server.stop()
+    plaintext = cli(fleet, 'status', env={'FLEET_URL': 'http://192.0.2.1:9001'})
+    assert plaintext.returncode == 2 and 'https://' in plaintext.stderr
