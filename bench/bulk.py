@@ -111,6 +111,7 @@ def run(options: argparse.Namespace, raw: Path, upstream_url: str, shared: sysst
     ours_cm: AbstractContextManager[stacks.Stack] = stacks.celery_gateway(
         raw, options.redis_url, 'shipped', options.web_processes, options.check_concurrency)
     with ours_cm as ours:
+        stacks.wait_http(f'{ours.url}/healthz')  # its logs may hold an earlier stack's "listening"
         groups = {**ours.groups, **shared}
         for kind, (targets, _) in kinds.items():
             print(f'POST /checks: {BULK} {kind} checks x {repeats}', flush=True)

@@ -77,6 +77,7 @@ class Proc:
         self.name = name
         self.log_path = log_dir / f'{name}.log'
         self._log = open(self.log_path, 'ab')  # closed in stop()
+        self._log_start = self.log_path.stat().st_size  # an earlier process of this name wrote before
         self.popen = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self._log, stderr=subprocess.STDOUT,
                                       start_new_session=True)
 
@@ -91,7 +92,7 @@ class Proc:
         def seen() -> bool:
             if self.popen.poll() is not None:
                 raise AssertionError(f'{self.name} exited ({self.popen.returncode}):\n{self.log()[-3000:]}')
-            return needle in self.log()
+            return needle in self.log_path.read_bytes()[self._log_start:].decode(errors='replace')
         try:
             wait_for(seen, timeout, 0.1, f'{self.name} logging {needle!r}')
         except AssertionError:

@@ -33,9 +33,8 @@ def main() -> None:
         kinds = bulk.plan(upstream_url, int(upstream_url.rsplit(':', 1)[1].strip('/')))
         for size in (int(n) for n in options.sizes.split(',')):
             os.environ['BULK_CHUNK'] = str(size)  # the gateway processes inherit it (child_env)
-            logs = raw / f'chunk-{size}'  # a stack's readiness is read from its own new logs
-            logs.mkdir(exist_ok=True)
-            with stacks.celery_gateway(logs, options.redis_url, 'shipped', CPUS, 500) as ours:
+            with stacks.celery_gateway(raw, options.redis_url, 'shipped', CPUS, 500) as ours:
+                stacks.wait_http(f'{ours.url}/healthz')  # its logs hold the previous size's "listening"
                 for kind, (targets, _) in kinds.items():
                     print(f'BULK_CHUNK={size}: {kind}', flush=True)
                     run = bulk.measured('ours', kind, {**ours.groups, **shared_services()}, options.repeats,
