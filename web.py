@@ -27,6 +27,14 @@ from gateway.locations import LocationsHandler
 from gateway.ops import HealthHandler, MetricsHandler, OpenApiHandler
 from gateway.probe import ProbeHandler
 from gateway.settings import Settings
+from gateway.task_api import (
+    ApplyAsyncHandler,
+    ApplyHandler,
+    TaskResultHandler,
+    TaskRevokeHandler,
+    TasksHandler,
+    check_settings,
+)
 from probe import modules
 from probe.policy import Policy
 from tcelery.workers import LiveWorkers
@@ -43,6 +51,12 @@ urls = [
     (r'/healthz', HealthHandler),
     (r'/metrics', MetricsHandler),
     (r'/openapi.json', OpenApiHandler),
+    # tornado-celery's API, for the tasks of TASK_API_TASKS (gateway/task_api.py)
+    (r'/', TasksHandler),
+    (r'/apply-async/([^/]{1,200})/', ApplyAsyncHandler),
+    (r'/apply/([^/]{1,200})/', ApplyHandler),
+    (r'/tasks/result/([0-9a-fA-F-]{36})/', TaskResultHandler),
+    (r'/tasks/revoke/([0-9a-fA-F-]{36})/', TaskRevokeHandler),
 ]
 
 
@@ -51,6 +65,7 @@ def make_app(settings: Settings, producer: tcelery.NonBlockingProducer, policy: 
     """The gateway, sending tasks through ``producer`` to targets ``policy`` allows, at the
     locations of the live ``workers``. A bad probe modules file (settings.probe_config) stops it
     here, naming the key."""
+    check_settings(settings, producer.app)  # TASK_API_TASKS and its token
     return tornado.web.Application(urls, default_handler_class=NotFoundHandler, route_check=settings,
                                    producer=producer, policy=policy, workers=workers, in_flight=InFlight(),
                                    probe_modules=modules.load(settings.probe_config),

@@ -176,6 +176,16 @@ class ApiHandler(tornado.web.RequestHandler):
                            detail=result.result)
         return result
 
+    async def revoke(self, task_id: str) -> None:
+        """Revoke the task (tcelery's revoke: Celery's broadcast, and REVOKED stored); a 503 when
+        the broker or Redis cannot take it now."""
+        try:
+            await self.producer.revoke(task_id)
+        except tcelery.BrokerUnavailable as exc:
+            raise unavailable(exc) from None
+        except tcelery.ResultBackendUnavailable:
+            raise ApiError(503, 'the result store is unavailable, retry later') from None
+
     def accepted(self, task_id: str) -> None:
         self.task_id = task_id
         location = self.reverse_url('result', task_id)

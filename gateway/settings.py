@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import tcelery
@@ -33,6 +33,10 @@ class Settings:
     probe_config: Path = modules.DEFAULT_PATH  # PROBE_CONFIG: blackbox_exporter's module file
     body_timeout: float = http.BODY_TIMEOUT  # WEB_BODY_TIMEOUT: seconds to receive a request body
     max_connections: int = http.MAX_CONNECTIONS  # WEB_MAX_CONNECTIONS: open at once, per process
+    # tornado-celery's HTTP API (gateway/task_api.py): the tasks it serves (none: it is off), and
+    # the bearer token every request of it must carry.
+    task_api_tasks: tuple[str, ...] = ()
+    task_api_token: str = field(default='', repr=False)
     max_bulk: int = 1000  # MAX_BULK: targets in one POST /checks
     bulk_chunk: int = 250  # BULK_CHUNK: targets per check_many task (docs/bulk.md: why 250)
 
@@ -56,6 +60,9 @@ class Settings:
             probe_config=Path(os.environ.get('PROBE_CONFIG') or cls.probe_config),
             body_timeout=float(os.environ.get('WEB_BODY_TIMEOUT') or cls.body_timeout),
             max_connections=int(os.environ.get('WEB_MAX_CONNECTIONS') or cls.max_connections),
+            task_api_tasks=tuple(filter(None, (name.strip() for name in
+                                               os.environ.get('TASK_API_TASKS', '').split(',')))),
+            task_api_token=os.environ.get('TASK_API_TOKEN', ''),
             max_bulk=int(os.environ.get('MAX_BULK') or cls.max_bulk),
             bulk_chunk=int(os.environ.get('BULK_CHUNK') or cls.bulk_chunk),
         )

@@ -20,6 +20,7 @@ from .observer import Observer
 from .publisher import Publisher
 from .result_store import celery_backend, result_redis
 from .results import Meta, ResultWaiter
+from .revoke import revoke_publication, revoked_payload
 
 RESULT_TIMEOUT = 2.0  # seconds for a Redis command or connect: a dead Redis is a quick answer
 PUBLISH_TIMEOUT = 5.0  # seconds a send may take, retries included, before BrokerUnavailable
@@ -60,7 +61,7 @@ class NonBlockingProducer:
                  management_url: str | None = None):
         self.app = celery_app
         self.observer = observer or Observer()
-        backend = celery_backend(celery_app, result_url)  # Celery's key naming, decoding, URL parsing
+        backend = self.backend = celery_backend(celery_app, result_url)  # key naming, coding, URL parsing
         broker_url = broker_url or celery_app.conf.broker_url
         self.publisher = Publisher(broker_url, publish_timeout=publish_timeout,
                                    on_connection=self.observer.broker_connection)
@@ -129,6 +130,13 @@ class NonBlockingProducer:
     async def result(self, task_id: str) -> TaskResult:
         """What the result backend knows of the task now."""
         return TaskResult.from_meta(task_id, await self.results.fetch(task_id))
+
+    async def revoke(self, task_id: str) -> None:
+        """Revoke a task that has not run yet, as ``app.control.revoke`` does (revoke.py), and
+        store REVOKED for it. The broadcast is not confirmed: a fanout that no worker listens to
+        routes nowhere, and that is no failure. Raises BrokerUnavailable or ResultBackendUnavailable."""
+        await self.publisher.publish(revoke_publication(self.app, task_id), confirm=False)
+        await self.results.store(task_id, revoked_payload(self.backend, task_id), self.backend.expires)
 
     def forget(self, task_id: str) -> None:
         """Delete the task's result: its caller has it. Batched and off the request path."""

@@ -109,6 +109,16 @@ class ResultWaiter:
             raise ResultBackendUnavailable(f'result backend unreachable: {exc}') from exc
         return None if payload is None else self._decode(payload)
 
+    async def store(self, task_id: str, payload: bytes, expires: int | None) -> None:
+        """Store a task's meta as Celery's Redis backend does (SET with its TTL, then PUBLISH, so
+        whoever waits for it wakes)."""
+        key = self.key_for(task_id)
+        try:
+            async with self._redis.pipeline(transaction=True) as pipe:
+                await pipe.set(key, payload, ex=expires or None).publish(key, payload).execute()
+        except RedisError as exc:
+            raise ResultBackendUnavailable(f'result backend unreachable: {exc}', task_id) from exc
+
     def forget(self, task_id: str) -> None:
         """Delete the task's stored result soon (batched, in the background)."""
         self.forgetter.add(self.key_for(task_id))

@@ -41,6 +41,8 @@ class FakeProducer:
         self.forgotten: list[str] = []
         self.queues: list[str | None] = []  # each task's queue= (None: its routed one)
         self.by_queue: dict[str, tcelery.TaskResult | Exception] = {}  # outcomes by queue=, else outcome
+        self.revoked: list[str] = []
+        self.app = celery_app
 
     def _answer(self, queue: str | None = None) -> tcelery.TaskResult:
         outcome = self.by_queue.get(queue, self.outcome) if queue else self.outcome
@@ -71,6 +73,9 @@ class FakeProducer:
     def forget(self, task_id: str) -> None:
         self.forgotten.append(task_id)
 
+    async def revoke(self, task_id: str) -> None:
+        self.revoked.append(task_id)
+
     async def health(self) -> dict[str, bool]:
         return dict(self.health_answer)
 
@@ -81,10 +86,12 @@ class FakeProducer:
 class GatewayCase(AsyncHTTPTestCase):
     policy = LOOPBACK_ALLOWED
 
+    settings = web.Settings(wait=0.5)
+
     def get_app(self) -> Any:
         self.producer = FakeProducer()
         self.workers = LiveWorkers(celery_app)  # not started: tests give it the workers' events
-        return web.make_app(web.Settings(wait=0.5), self.producer, self.policy,  # type: ignore[arg-type]
+        return web.make_app(self.settings, self.producer, self.policy,  # type: ignore[arg-type]
                             self.workers)
 
     def call(self, path: str, headers: dict[str, str] | None = None, **params: Any) -> tuple[int, dict]:
