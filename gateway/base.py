@@ -21,6 +21,7 @@ MAX_INT = 2**62  # so that x + y stays within 64 bits, for a worker in any langu
 MAX_URI = 8 * 1024
 MAX_HEADERS = 16 * 1024
 UNAVAILABLE = 'the task queue is unavailable and did not accept the task; retry later'
+RESULT_STORE_UNAVAILABLE = 'the result store is unavailable, retry later'
 REQUEST_ID = re.compile(r'[A-Za-z0-9._:/+=@-]{1,128}', re.ASCII)  # what a client's X-Request-ID may be
 # A made-up request id: a random per-process prefix and a counter, unique across processes and
 # restarts, at a fraction of uuid4's cost (which reads the kernel's random source each time).
@@ -176,6 +177,13 @@ class ApiHandler(tornado.web.RequestHandler):
                            detail=result.result)
         return result
 
+    async def stored_result(self, task_id: str) -> tcelery.TaskResult:
+        """What the result store knows of the task now; a 503 while it is unreachable."""
+        try:
+            return await self.producer.result(task_id)
+        except tcelery.ResultBackendUnavailable:
+            raise ApiError(503, RESULT_STORE_UNAVAILABLE) from None
+
     async def revoke(self, task_id: str) -> None:
         """Revoke the task (tcelery's revoke: Celery's broadcast, and REVOKED stored); a 503 when
         the broker or Redis cannot take it now."""
@@ -184,7 +192,7 @@ class ApiHandler(tornado.web.RequestHandler):
         except tcelery.BrokerUnavailable as exc:
             raise unavailable(exc) from None
         except tcelery.ResultBackendUnavailable:
-            raise ApiError(503, 'the result store is unavailable, retry later') from None
+            raise ApiError(503, RESULT_STORE_UNAVAILABLE) from None
 
     def accepted(self, task_id: str) -> None:
         self.task_id = task_id

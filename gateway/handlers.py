@@ -78,20 +78,14 @@ class ResultHandler(ApiHandler):
     endpoint = '/result/{task_id}'
 
     async def get(self, task_id: str) -> None:
-        try:
-            result = await self.producer.result(task_id)
-        except tcelery.ResultBackendUnavailable:
-            raise ApiError(503, 'the result store is unavailable, retry later') from None
+        result = await self.stored_result(task_id)
         if result.status in states.READY_STATES:  # read once: a 202's result stays until then
             self.producer.forget(task_id)
         self.finish({'task_id': task_id, 'status': shown_status(result), 'result': result.result})
 
     async def delete(self, task_id: str) -> None:
         """Cancel a task that has not run yet: revoked, and REVOKED from then on."""
-        try:
-            result = await self.producer.result(task_id)
-        except tcelery.ResultBackendUnavailable:
-            raise ApiError(503, 'the result store is unavailable, retry later') from None
+        result = await self.stored_result(task_id)
         if result.status in states.READY_STATES:
             raise ApiError(409, f'the task is already {shown_status(result)}: nothing to cancel',
                            task_id=task_id)

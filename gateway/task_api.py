@@ -168,10 +168,7 @@ class TaskResultHandler(TaskApiHandler):
     endpoint = '/tasks/result/{task_id}/'
 
     async def get(self, task_id: str) -> None:
-        try:
-            result = await self.producer.result(task_id)
-        except tcelery.ResultBackendUnavailable:
-            raise ApiError(503, 'the result store is unavailable, retry later') from None
+        result = await self.stored_result(task_id)
         self.finish(shown(result))
 
 
