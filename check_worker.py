@@ -44,15 +44,6 @@ def _refused(exc: ValueError, **fields: Any) -> dict[str, Any]:
     return {'ok': False, 'error': f'refused: {exc}', 'latency_ms': 0.0, **fields}
 
 
-def _http_task(url: str, follow_redirects: bool, timeout: float,
-               options: dict[str, Any] | None) -> dict[str, Any]:
-    try:
-        chosen = CheckOptions.from_task(options, follow_redirects=bool(follow_redirects), timeout=timeout)
-    except BadOption as exc:
-        return _refused(exc, url=url, status=None)
-    return http_check(url, chosen)
-
-
 def _located(task: Task, result: dict[str, Any]) -> dict[str, Any]:
     """The result, saying where it was checked from: the worker's location (routing.location_of)."""
     return {**result, 'location': routing.location_of(task.request.hostname or '')}
@@ -63,40 +54,46 @@ def _located(task: Task, result: dict[str, Any]) -> dict[str, Any]:
 def check(self: Task, url: str, follow_redirects: bool = False, timeout: float = DEFAULT_TIMEOUT,
           options: dict[str, Any] | None = None) -> dict[str, Any]:
     """The HTTP(S) check of ``url``; ``options`` are CheckOptions.to_task()'s."""
-    return _located(self, _http_task(url, follow_redirects, timeout, options))
+    target = {'url': url, 'follow_redirects': follow_redirects, 'timeout': timeout, 'options': options}
+    return _located(self, run(_check_one(target)))
 
 
 @app.task(bind=True, expires=routing.CHECK_EXPIRES)
 def common_check(self: Task, host: str, port: int, timeout: float = DEFAULT_TIMEOUT,
                  options: dict[str, Any] | None = None) -> dict[str, Any]:
     """The TCP connect check of ``host:port`` (the seed's name); ``options`` as for ``check``."""
-    try:
-        chosen = CheckOptions.from_task(options, timeout=timeout)
-        port = validate_port(port)
-    except (BadOption, TargetRefused) as exc:
-        return _located(self, _refused(exc))
-    return _located(self, tcp_check(host, port, chosen))
+    target = {'host': host, 'port': port, 'timeout': timeout, 'options': options}
+    return _located(self, run(_check_one(target)))
 
 
 @app.task(ignore_result=True, expires=routing.CHECK_EXPIRES)
 def check_ignore_result(url: str, follow_redirects: bool = False, timeout: float = DEFAULT_TIMEOUT,
                         options: dict[str, Any] | None = None) -> dict[str, Any]:
     """``check`` for callers that do not wait: it stores no result."""
-    return _http_task(url, follow_redirects, timeout, options)
+    return run(_check_one({'url': url, 'follow_redirects': follow_redirects, 'timeout': timeout,
+                           'options': options}))
 
 
 async def _check_one(target: dict[str, Any]) -> dict[str, Any]:
-    """One target of a chunk, in the task form POST /checks sends (gateway/bulk.py)."""
-    options = target.get('options')
+    """One check in the task form: ``url`` (with ``follow_redirects``) or ``host`` and ``port``,
+    ``timeout`` and ``options`` (CheckOptions.to_task()'s). Every check task runs this, each item
+    of a check_many chunk too (gateway/bulk.py sends that form); arguments no check can take (a
+    client that bypassed the gateway) are a refused result, not a task failure."""
+    options, timeout = target.get('options'), target.get('timeout', DEFAULT_TIMEOUT)
+    is_url = 'url' in target
     try:
-        if 'url' in target:
+        if is_url:
             chosen = CheckOptions.from_task(options, follow_redirects=bool(target.get('follow_redirects')),
-                                            timeout=target.get('timeout', DEFAULT_TIMEOUT))
-            return await probe.http.check(target['url'], chosen, ENV_POLICY)
-        chosen = CheckOptions.from_task(options, timeout=target.get('timeout', DEFAULT_TIMEOUT))
-        return await probe.tcp.check(target['host'], validate_port(target['port']), chosen, ENV_POLICY)
+                                            timeout=timeout)
+        else:
+            chosen = CheckOptions.from_task(options, timeout=timeout)
+            host, port = target['host'], validate_port(target['port'])
     except (BadOption, TargetRefused, KeyError, TypeError) as exc:
-        return _refused(exc if isinstance(exc, ValueError) else ValueError(f'malformed target: {exc!r}'))
+        reason = exc if isinstance(exc, ValueError) else ValueError(f'malformed target: {exc!r}')
+        return _refused(reason, url=target['url'], status=None) if is_url else _refused(reason)
+    if is_url:
+        return await probe.http.check(target['url'], chosen, ENV_POLICY)
+    return await probe.tcp.check(host, port, chosen, ENV_POLICY)
 
 
 async def _check_all(targets: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -108,8 +105,7 @@ def check_many(self: Task, targets: list[dict[str, Any]]) -> list[dict[str, Any]
     """A chunk of checks, run at once on this thread's loop, each bounded by its own timeout and
     held to every rule of a single check. Results in the targets' order. Redelivered after a
     crash, the whole chunk runs again (its checks are idempotent)."""
-    location = routing.location_of(self.request.hostname or '')
-    return [{**result, 'location': location} for result in run(_check_all(targets))]
+    return [_located(self, result) for result in run(_check_all(targets))]
 
 
 @signals.celeryd_after_setup.connect
